@@ -1,0 +1,1 @@
+"""Adapters: mitmproxy addon and recording readers, turning flows into engine records."""

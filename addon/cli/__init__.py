@@ -1,0 +1,1 @@
+"""The redirect-audit command line."""

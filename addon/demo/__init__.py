@@ -1,0 +1,1 @@
+"""Demo: a scenario upstream and real clients driven through the proxy."""

@@ -1,0 +1,1 @@
+"""Engine: pure Python, no mitmproxy. Location resolution, pairing, chains, facts."""

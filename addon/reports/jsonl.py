@@ -1,0 +1,21 @@
+"""The JSON Lines report: one finding per line, flushed per line, so a killed run leaves whole lines."""
+
+from __future__ import annotations
+
+import json
+from typing import IO
+
+from ..auditor import Finding
+
+
+class JsonLinesReport:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def write(self, finding: Finding) -> None:
+        self._file.write(json.dumps(finding.record(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,1 @@
+"""Rules: the YAML rule language, its loader and validator, its evaluator."""
