@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Sequence
 
@@ -84,6 +85,9 @@ class RedirectAudit:
                     raise ValueError("redirect_audit_max_pending: must be at least 1")
                 rules = RuleSet.load(list(options.redirect_audit_rules))
             except (ValueError, RulesError) as error:
+                if self.auditor is None:  # start-up: the proxy never runs without its rules
+                    print(f"redirect-audit: {error}", file=sys.stderr, flush=True)
+                    raise SystemExit(2) from None
                 raise exceptions.OptionsError(str(error)) from None
             if self.auditor is None:
                 self.auditor = Auditor(rules, follow_timeout=timeout, max_pending=options.redirect_audit_max_pending)

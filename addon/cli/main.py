@@ -1,0 +1,164 @@
+"""`redirect-audit`: thin subcommands over the engine, the rules and the addon.
+
+Exit status: 0 success, 1 findings at or above a --fail-on level (where offered), 2 usage or input errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import textwrap
+
+from .. import __version__
+from ..engine.facts import CATALOG
+from ..rules.pack import RuleSet
+from ..rules.yamlnodes import RulesError
+
+USAGE_ERROR = 2
+
+
+def _rules_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="rule file applied after the default pack (repeatable, in order)",
+    )
+
+
+def _load_rules(paths: list[str]) -> RuleSet:
+    try:
+        return RuleSet.load(paths)
+    except RulesError as error:
+        print(f"redirect-audit: invalid rules: {error}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR) from None
+
+
+def _positive_float(text: str) -> float:
+    from ..adapters.mitmproxy_addon import parse_timeout
+
+    try:
+        parse_timeout(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return float(text)
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    from .proxy import serve
+
+    _load_rules(args.rules)  # refuse to start without valid rules, with the file and line
+    settings = {
+        "listen_host": args.listen_host,
+        "listen_port": args.listen_port,
+        "redirect_audit_rules": args.rules,
+        "redirect_audit_report": args.report,
+        "redirect_audit_follow_timeout": str(args.follow_timeout),
+        "redirect_audit_max_pending": args.max_pending,
+    }
+    if args.save:
+        settings["save_stream_file"] = args.save
+    return asyncio.run(serve(settings))
+
+
+def cmd_rules_list(args: argparse.Namespace) -> int:
+    rules = _load_rules(args.rules)
+    width = max(len(rule_id) for rule_id in rules.rules)
+    for rule in rules.rules.values():
+        print(f"{rule.id:<{width}}  {rule.severity:<8}  {rule.action:<5}  {rule.stage:<11}  {rule.title}")
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    rules = _load_rules(args.files)
+    print(f"ok: {len(rules.rules)} rules in force from {', '.join(rules.sources)}")
+    return 0
+
+
+def cmd_rules_explain(args: argparse.Namespace) -> int:
+    rules = _load_rules(args.rules)
+    rule = rules.rules.get(args.id)
+    if rule is None:
+        print(f"redirect-audit: no rule '{args.id}' (see `redirect-audit rules list`)", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"{rule.id}: {rule.title}")
+    print(f"severity {rule.severity}, action {rule.action}, judged on {rule.stage}; defined at {rule.source}")
+    if rule.hosts or rule.exclude_hosts:
+        print(f"hosts: {', '.join(rule.hosts) or '*'}; except: {', '.join(rule.exclude_hosts) or '-'}")
+    print()
+    print(textwrap.fill(rule.description, width=100))
+    print()
+    print("facts tested: " + ", ".join(rule.facts))
+    for reference in rule.references:
+        print(f"  - {reference}")
+    return 0
+
+
+def cmd_rules_facts(args: argparse.Namespace) -> int:
+    for fact in CATALOG.values():
+        kind = f"{fact.kind}{' or null' if fact.nullable else ''}"
+        stages = "all stages" if len(fact.stages) > 1 else ", ".join(sorted(fact.stages))
+        print(f"{fact.name} ({kind}; {stages})")
+        print(textwrap.fill(fact.doc, width=100, initial_indent="    ", subsequent_indent="    "))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo.run import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redirect-audit",
+        description="Audit HTTP redirects: pair every 3xx with what the client did next, and judge the pair.",
+    )
+    parser.add_argument("--version", action="version", version=f"redirect-audit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    proxy = commands.add_parser("proxy", help="run an intercepting proxy that audits the redirects through it")
+    proxy.add_argument("--listen-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    proxy.add_argument("--listen-port", type=int, default=8080, help="port to listen on (default 8080)")
+    _rules_option(proxy)
+    proxy.add_argument("--report", metavar="FILE.jsonl", help="append findings to this JSON Lines file")
+    proxy.add_argument("--save", metavar="FILE.mitm", help="save the flows, with findings, as a mitmproxy flow file")
+    proxy.add_argument("--follow-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                       help="how long a redirect waits for its follow-up (default 30)")
+    proxy.add_argument("--max-pending", type=int, default=10_000, metavar="N",
+                       help="most redirects waiting for a follow-up at once (default 10000)")
+    proxy.set_defaults(func=cmd_proxy)
+
+    rules = commands.add_parser("rules", help="list, check and explain rules").add_subparsers(
+        dest="rules_command", required=True, metavar="ACTION"
+    )
+    listing = rules.add_parser("list", help="the rules in force")
+    _rules_option(listing)
+    listing.set_defaults(func=cmd_rules_list)
+    check = rules.add_parser("check", help="validate rule files (layered on the default pack)")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=cmd_rules_check)
+    explain = rules.add_parser("explain", help="what a rule checks, and why")
+    explain.add_argument("id")
+    _rules_option(explain)
+    explain.set_defaults(func=cmd_rules_explain)
+    facts = rules.add_parser("facts", help="the facts rules can test")
+    facts.set_defaults(func=cmd_rules_facts)
+
+    demo = commands.add_parser("demo", help="audit a local demo of real clients and redirecting servers")
+    demo.add_argument("--keep", action="store_true", help="keep the report directory")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "proxy" and args.max_pending < 1:
+        build_parser().error("--max-pending must be at least 1")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

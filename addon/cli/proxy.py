@@ -1,0 +1,44 @@
+"""`redirect-audit proxy`: mitmproxy in this process, with the addon placed before mitmproxy's save addon
+so that findings are in the flows `--save` writes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from mitmproxy import exceptions, options
+from mitmproxy.addons.save import Save
+from mitmproxy.tools.dump import DumpMaster
+
+from ..adapters.mitmproxy_addon import RedirectAudit
+
+
+def add_audit_before_save(master: DumpMaster, audit: RedirectAudit) -> None:
+    chain = master.addons.chain
+    index = next((i for i, addon in enumerate(chain) if isinstance(addon, Save)), len(chain))
+    master.addons.register(audit)
+    chain.insert(index, audit)
+
+
+async def serve(settings: dict) -> int:
+    """Run until SIGINT or SIGTERM. `settings` are mitmproxy option values, ours included."""
+    logging.getLogger().setLevel(logging.INFO)
+    master = DumpMaster(options.Options(), with_termlog=True, with_dumper=False)
+    add_audit_before_save(master, RedirectAudit())
+    try:
+        master.options.update(termlog_verbosity="warn", **settings)
+    except exceptions.OptionsError as error:
+        print(f"redirect-audit proxy: {error}", file=sys.stderr)
+        return 2
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    print(
+        f"redirect-audit: proxy on http://{settings['listen_host']}:{settings['listen_port']}"
+        f" (Ctrl-C to stop)",
+        flush=True,
+    )
+    await master.run()
+    return getattr(master, "exit_code", 0) or 0
