@@ -108,7 +108,7 @@ def cmd_rules_facts(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo.run import run_demo
 
-    return run_demo(keep=args.keep)
+    return run_demo()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,7 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
     facts.set_defaults(func=cmd_rules_facts)
 
     demo = commands.add_parser("demo", help="audit a local demo of real clients and redirecting servers")
-    demo.add_argument("--keep", action="store_true", help="keep the report directory")
     demo.set_defaults(func=cmd_demo)
     return parser
 

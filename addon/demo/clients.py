@@ -1,0 +1,163 @@
+"""Real HTTP clients, each following redirects its own way, driven through a proxy.
+
+The library clients are what people use. The two hand-rolled ones reproduce classic bugs of in-house
+redirect handling, so every rule can be seen firing on real traffic:
+- `naive-get` follows every redirect with a plain GET and copies the original headers;
+- `naive-replay` repeats method and headers on every redirect and re-sends the body through a fixed
+  64 KiB buffer (so a large body arrives truncated).
+"""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import requests
+
+LIBRARY_CLIENTS = ("urllib", "requests", "httpx", "curl")
+HANDROLLED_CLIENTS = ("naive-get", "naive-replay")
+REPLAY_BUFFER = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ClientResult:
+    client: str
+    ok: bool  # reached a final response (any status) without an exception
+    status: int | None
+    error: str | None = None
+
+
+def available_clients() -> list[str]:
+    clients = [c for c in LIBRARY_CLIENTS if c != "curl" or shutil.which("curl")]
+    return clients + list(HANDROLLED_CLIENTS)
+
+
+def send(
+    client: str,
+    method: str,
+    url: str,
+    *,
+    proxy: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    follow: bool = True,
+    max_redirects: int = 30,
+    timeout: float = 10.0,
+) -> ClientResult:
+    """One request by `client` through `proxy`, following redirects the client's own way."""
+    senders = {
+        "urllib": _urllib,
+        "requests": _requests,
+        "httpx": _httpx,
+        "curl": _curl,
+        "naive-get": _naive_get,
+        "naive-replay": _naive_replay,
+    }
+    try:
+        status = senders[client](method, url, proxy, dict(headers or {}), body, follow, max_redirects, timeout)
+        return ClientResult(client, True, status)
+    except Exception as error:  # a client giving up (loops, bad Location) is an outcome, not a crash
+        return ClientResult(client, False, None, f"{type(error).__name__}: {error}"[:200])
+
+
+def _urllib(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+    handlers: list = [urllib.request.ProxyHandler({"http": proxy, "https": proxy})]
+    if not follow:
+        handlers.append(_NoRedirect())
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        if error.code >= 400 or not follow:
+            return error.code
+        raise
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _requests(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+    with requests.Session() as session:
+        session.trust_env = False
+        session.max_redirects = max_redirects
+        response = session.request(
+            method, url, headers=headers, data=body, proxies={"http": proxy, "https": proxy},
+            allow_redirects=follow, timeout=timeout,
+        )
+        return response.status_code
+
+
+def _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+    with httpx.Client(proxy=proxy, trust_env=False, follow_redirects=follow, max_redirects=max_redirects,
+                      timeout=timeout) as session:
+        return session.request(method, url, headers=headers, content=body).status_code
+
+
+def _curl(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--proxy", proxy, "--noproxy", "",
+               "--max-time", str(timeout)]
+    if follow:
+        command += ["-L", "--max-redirs", str(max_redirects)]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if method == "HEAD":
+        command.append("-I")
+    elif body is not None:
+        command += ["--data-binary", "@-"]
+        if method != "POST":  # plain POST lets curl apply its usual 301/302/303 rewriting
+            command += ["-X", method]
+    elif method != "GET":
+        command += ["-X", method]
+    command.append(url)
+    done = subprocess.run(command, input=body, capture_output=True, timeout=timeout + 5)
+    if done.returncode != 0:
+        raise RuntimeError(f"curl exit {done.returncode}: {done.stderr.decode(errors='replace').strip()}")
+    return int(done.stdout.decode().strip()[-3:])
+
+
+def _raw(method: str, url: str, proxy: str, headers: dict[str, str], body: bytes | None, timeout: float):
+    """One request through an HTTP proxy in absolute form, with http.client: no redirect logic at all."""
+    target = urlsplit(proxy)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
+    try:
+        connection.request(method, url, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("Location")
+    finally:
+        connection.close()
+
+
+def _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, rewrite) -> int:
+    for _ in range(max_redirects + 1):
+        status, location = _raw(method, url, proxy, headers, body, timeout)
+        if not follow or status not in (301, 302, 303, 307, 308) or location is None:
+            return status
+        url = urljoin(url, location)  # the RFC 3986 resolver many hand-written clients use
+        method, body = rewrite(method, body)
+    raise RuntimeError("too many redirects")
+
+
+def _naive_get(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+    return _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, lambda m, b: ("GET", None))
+
+
+def _naive_replay(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+    def replay(method: str, body: bytes | None) -> tuple[str, bytes | None]:
+        if body is not None:
+            body = body[:REPLAY_BUFFER]
+            headers["Content-Length"] = str(len(body))
+        return method, body
+
+    return _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, replay)

@@ -1,0 +1,151 @@
+"""`redirect-audit demo`: the whole product on a small embedded world, for a newcomer.
+
+A scenario upstream on two loopback origins, `redirect-audit proxy` as a real process on a free port,
+and real clients driven through it; then a table of which rules fired for which client, the proxy's
+summary, and where the report is.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+from .clients import available_clients, send
+from .upstream import ScenarioUpstream
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    story: str
+    method: str
+    path: str  # with {tag}: a query fragment that makes every URL of one (scenario, client) unique
+    body: bytes | None = None
+    content_type: str | None = None
+
+
+WEBHOOK = json.dumps({"event": "invoice.paid", "lines": ["x" * 1000] * 1000}).encode()  # about 1 MB
+
+SCENARIOS = (
+    Scenario("webhook-307", "API gateway answers a 1 MB JSON webhook POST with 307 to /v2",
+             "POST", "/redirect?status=307&to={to}", WEBHOOK, "application/json"),
+    Scenario("form-303", "form POST answered 303 See Other (Post/Redirect/Get)",
+             "POST", "/redirect?status=303&to={to}", b"name=alice&qty=2", "application/x-www-form-urlencoded"),
+    Scenario("form-302", "form POST answered 302 Found",
+             "POST", "/redirect?status=302&to={to}", b"name=alice&qty=2", "application/x-www-form-urlencoded"),
+    Scenario("api-301-put", "API answers a PUT with 301 to its new path",
+             "PUT", "/redirect?status=301&to={to}", b'{"qty": 3}', "application/json"),
+    Scenario("head-302", "uptime monitor's HEAD meets a 302",
+             "HEAD", "/redirect?status=302&to={to}"),
+    Scenario("marketing-302", "302 marketing redirect of a GET page",
+             "GET", "/redirect?status=302&to={to}"),
+    Scenario("no-location", "a 302 that forgot its Location", "GET", "/redirect?status=302&{tag}"),
+    Scenario("loop", "two pages that redirect to each other", "GET", "/loop/a?{tag}"),
+    Scenario("long-chain", "a chain of 22 redirects", "GET", "/chain/22?{tag}"),
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the proxy exited before it listened")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"the proxy did not listen on port {port}")
+
+
+def _tag(scenario: Scenario, client: str) -> str:
+    return f"s={scenario.name}&c={client}"
+
+
+def _url(upstream: ScenarioUpstream, scenario: Scenario, client: str) -> str:
+    tag = _tag(scenario, client)
+    target = quote(f"/result?{tag}", safe="")
+    return upstream.url(scenario.path.format(tag=tag, to=f"{target}&{tag}"))
+
+
+def _owner(url: str) -> tuple[str, str] | None:
+    query = parse_qs(urlsplit(url).query)
+    if "s" in query and "c" in query:
+        return query["s"][0], query["c"][0]
+    return None
+
+
+def run_demo(out=sys.stdout) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="redirect-audit-demo-"))
+    report = workdir / "findings.jsonl"
+    port = _free_port()
+    clients = available_clients()
+    print(f"redirect-audit demo: {len(SCENARIOS)} scenarios x {len(clients)} clients ({', '.join(clients)})",
+          file=out)
+    with ScenarioUpstream() as upstream:
+        proxy = subprocess.Popen(
+            [sys.executable, "-m", "redirect_audit.cli.main", "proxy", "--listen-port", str(port),
+             "--report", str(report), "--follow-timeout", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            _wait_for_port(port, proxy)
+            print(f"proxy on 127.0.0.1:{port}; upstream on {' and '.join(upstream.origins)}\n", file=out)
+            outcomes = {}
+            for scenario in SCENARIOS:
+                for client in clients:
+                    headers = {"Content-Type": scenario.content_type} if scenario.content_type else None
+                    outcomes[scenario.name, client] = send(
+                        client, scenario.method, _url(upstream, scenario, client),
+                        proxy=f"http://127.0.0.1:{port}", headers=headers, body=scenario.body, timeout=15,
+                    )
+        finally:
+            proxy.send_signal(signal.SIGINT)
+            output, _ = proxy.communicate(timeout=30)
+    findings: dict[tuple[str, str], list[str]] = {}
+    for line in report.read_text().splitlines() if report.exists() else []:
+        record = json.loads(line)
+        owner = _owner(record["redirect_url"])
+        if owner is not None:
+            rules = findings.setdefault(owner, [])
+            if record["rule"] not in rules:
+                rules.append(record["rule"])
+    _print_table(out, clients, outcomes, findings)
+    summary = output[output.find("redirect-audit summary"):] if "redirect-audit summary" in output else output
+    print("\n" + summary.strip(), file=out)
+    print(f"\nreport: {report}", file=out)
+    print(f"explain a rule: redirect-audit rules explain {next(iter(_all_rules(findings)), 'method-changed')}",
+          file=out)
+    return 0
+
+
+def _all_rules(findings: dict[tuple[str, str], list[str]]) -> list[str]:
+    return sorted({rule for rules in findings.values() for rule in rules if rule != "not-followed"})
+
+
+def _print_table(out, clients, outcomes, findings) -> None:
+    print("What each client sent after each redirect, as the proxy judged it "
+          "('clean': nothing fired; 'gave up': the client stopped, so its last redirect is not-followed):",
+          file=out)
+    for scenario in SCENARIOS:
+        print(f"\n  {scenario.name}: {scenario.story}", file=out)
+        for client in clients:
+            rules = findings.get((scenario.name, client), [])
+            outcome = outcomes[scenario.name, client]
+            verdict = ", ".join(rules) if rules else "clean"
+            note = "" if outcome.ok else "  (gave up)"
+            print(f"    {client:<13} {verdict}{note}", file=out)

@@ -1,0 +1,195 @@
+"""A real HTTP/1.1 scenario server on two loopback origins (127.0.0.1 and 127.0.0.2: cross-origin for real).
+
+It answers redirects as the query string asks and records every request it receives, so the demo and
+the tests can check what a client really sent on a follow-up (and that a blocked one never arrived).
+
+    /redirect?status=307&to=/echo       that status, `Location: <to>` verbatim (no `to`: no Location);
+                                        `&cookie=...` adds Set-Cookie (repeatable), `&loc2=...` a second Location
+    /authorize?status=..&to=..          the same, for a login form's POST target
+    /login?status=303&to=URL            an HTML login form posting to /authorize with that status and target
+    /chain/N?status=302                 N more redirects, then 200 (the query string is kept)
+    /loop/a, /loop/b                    redirect to each other forever (the query string is kept)
+    /setcookie?cookie=...               200 with Set-Cookie (repeatable)
+    anything else                       200 JSON echo of what arrived
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, urlsplit
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request as the upstream received it."""
+
+    origin: str
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @property
+    def body_length(self) -> int:
+        return len(self.body)
+
+    @property
+    def body_sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((value for key, value in self.headers if key.lower() == name), None)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        """Quiet: tests and the demo read arrivals, not a log."""
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            count = int(length)
+        except ValueError:
+            return None
+        return self.rfile.read(count) if count > 0 else b""
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        self.server.owner.record(
+            Arrival(self.server.origin, self.command, self.path, tuple(self.headers.items()), body or b"")
+        )
+        if body is None:
+            self.close_connection = True
+            return self._send(400, b"bad Content-Length", "text/plain")
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        path = url.path
+        if path in ("/redirect", "/authorize"):
+            return self._redirect(query)
+        if path.startswith("/chain/"):
+            return self._chain(path, url.query, query)
+        if path in ("/loop/a", "/loop/b"):
+            other = "/loop/b" if path == "/loop/a" else "/loop/a"
+            return self._send(302, b"loop", "text/plain", [("Location", f"{other}?{url.query}")])
+        if path == "/setcookie":
+            return self._send(200, b"ok", "text/plain", [("Set-Cookie", c) for c in query.get("cookie", [])])
+        if path == "/login":
+            return self._login(query)
+        echo = {
+            "method": self.command,
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body_length": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        }
+        return self._send(200, json.dumps(echo).encode(), "application/json")
+
+    def _redirect(self, query: dict[str, list[str]]) -> None:
+        status = int(query.get("status", ["302"])[0])
+        headers = [("Location", value) for key in ("to", "loc2") for value in query.get(key, [])[:1]]
+        headers += [("Set-Cookie", cookie) for cookie in query.get("cookie", [])]
+        self._send(status, b"redirecting", "text/plain", headers)
+
+    def _chain(self, path: str, query_string: str, query: dict[str, list[str]]) -> None:
+        remaining = int(path.rsplit("/", 1)[1] or 0)
+        if remaining <= 0:
+            return self._send(200, b"end of chain", "text/plain")
+        status = int(query.get("status", ["302"])[0])
+        self._send(status, b"next", "text/plain", [("Location", f"/chain/{remaining - 1}?{query_string}")])
+
+    def _login(self, query: dict[str, list[str]]) -> None:
+        status = query.get("status", ["303"])[0]
+        target = query.get("to", ["/echo"])[0]
+        action = html.escape(f"/authorize?status={status}&to={quote(target, safe='')}")
+        page = (
+            "<!doctype html><title>Sign in</title><form method=post action=\"" + action + "\">"
+            "<input name=username value=alice><input name=password type=password value=''>"
+            "<button id=submit type=submit>Sign in</button></form>"
+        )
+        self._send(200, page.encode(), "text/html; charset=utf-8")
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] = ()) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str, owner: ScenarioUpstream) -> None:
+        super().__init__((host, 0), _Handler)
+        self.owner = owner
+        self.origin = f"http://{host}:{self.server_address[1]}"
+
+
+class ScenarioUpstream:
+    def __init__(self, hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.2")) -> None:
+        self._hosts = hosts
+        self._servers: list[_Server] = []
+        self._lock = threading.Lock()
+        self.arrivals: list[Arrival] = []
+        self.origins: list[str] = []
+
+    def start(self) -> ScenarioUpstream:
+        for host in self._hosts:
+            server = _Server(host, self)
+            threading.Thread(target=server.serve_forever, name=f"upstream {server.origin}", daemon=True).start()
+            self._servers.append(server)
+            self.origins.append(server.origin)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+    def __enter__(self) -> ScenarioUpstream:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def url(self, path: str, origin: int = 0) -> str:
+        return self.origins[origin] + path
+
+    def record(self, arrival: Arrival) -> None:
+        with self._lock:
+            self.arrivals.append(arrival)
+
+    def arrivals_for(self, path_prefix: str) -> list[Arrival]:
+        with self._lock:
+            return [a for a in self.arrivals if a.path.startswith(path_prefix)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.arrivals.clear()
