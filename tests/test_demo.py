@@ -1,0 +1,25 @@
+"""`redirect-audit demo` as a newcomer runs it: a real process, finishing by itself."""
+
+import re
+import subprocess
+
+from .conftest import BIN
+
+
+def test_demo_runs_end_to_end():
+    done = subprocess.run([str(BIN / "redirect-audit"), "demo"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # deviations real clients show, as judged through the proxy
+    assert re.search(r"naive-get\s+method-changed, body-dropped", out)
+    assert re.search(r"naive-replay\s+body-altered", out)
+    assert re.search(r"requests\s+body-dropped", out)  # requests keeps PUT on 301 but drops its body
+    assert re.search(r"urllib\s+head-became-get", out)
+    # the seed scenarios: the 307 webhook preserved, the 302 marketing page clean, for the libraries
+    webhook = out.split("webhook-307:")[1].split("\n\n")[0]
+    assert re.search(r"requests\s+clean", webhook) and re.search(r"httpx\s+clean", webhook)
+    marketing = out.split("marketing-302:")[1].split("\n\n")[0]
+    assert marketing.count("clean") == len(marketing.strip().splitlines()) - 1
+    assert "redirect-audit summary:" in out
+    report = re.search(r"report: (\S+)", out).group(1)
+    assert open(report).read().count('"rule"') > 20
