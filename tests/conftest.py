@@ -88,8 +88,15 @@ def start_cli_proxy(tmp: Path, *extra: str, follow_timeout: str = "2") -> ProxyP
     port = free_port()
     report = tmp / "report.jsonl"
     command = [
-        str(BIN / "redirect-audit"), "proxy", "--listen-port", str(port), "--report", str(report),
-        "--follow-timeout", follow_timeout, *extra,
+        str(BIN / "redirect-audit"),
+        "proxy",
+        "--listen-port",
+        str(port),
+        "--report",
+        str(report),
+        "--follow-timeout",
+        follow_timeout,
+        *extra,
     ]
     return ProxyProcess(command, port, report)
 
@@ -101,8 +108,18 @@ def start_mitmdump(tmp: Path, *extra: str) -> ProxyProcess:
         [sys.executable, "-m", "redirect_audit.script"], capture_output=True, text=True, check=True
     ).stdout.strip()
     command = [
-        str(BIN / "mitmdump"), "--listen-host", "127.0.0.1", "--listen-port", str(port), "-s", script,
-        "--set", f"redirect_audit_report={report}", "--set", "redirect_audit_follow_timeout=2", *extra,
+        str(BIN / "mitmdump"),
+        "--listen-host",
+        "127.0.0.1",
+        "--listen-port",
+        str(port),
+        "-s",
+        script,
+        "--set",
+        f"redirect_audit_report={report}",
+        "--set",
+        "redirect_audit_follow_timeout=2",
+        *extra,
     ]
     return ProxyProcess(command, port, report)
 

@@ -93,9 +93,8 @@ def test_invalid_options_at_startup_stop_mitmproxy(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - id: a\n    title: t\n    severity: loud\n    description: d\n    when: {}\n")
     audit = RedirectAudit()
-    with taddons.context(audit) as tctx:
-        with pytest.raises(SystemExit) as stopped:
-            tctx.configure(audit, redirect_audit_rules=[str(bad)])
+    with taddons.context(audit) as tctx, pytest.raises(SystemExit) as stopped:
+        tctx.configure(audit, redirect_audit_rules=[str(bad)])
     assert stopped.value.code == 2
     assert f"{bad}:4: rule 'a': severity must be one of" in capsys.readouterr().err
 

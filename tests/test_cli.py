@@ -82,7 +82,9 @@ def test_mitmdump_refuses_to_start_on_bad_rules(tmp_path):
     script = subprocess.run([sys.executable, "-m", "redirect_audit.script"], capture_output=True, text=True).stdout
     done = subprocess.run(
         [str(BIN / "mitmdump"), "-n", "-s", script.strip(), "--set", f"redirect_audit_rules={bad}"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert f"{bad}:4: rule 'shouty': severity must be one of" in done.stderr
@@ -92,10 +94,17 @@ def test_proxy_saves_annotated_flows_and_summarises_on_sigterm(tmp_path, upstrea
     saved = tmp_path / "session.mitm"
     proxy = start_cli_proxy(tmp_path, "--save", str(saved), follow_timeout="30")
     try:
-        put = send("requests", "PUT", upstream.url("/redirect?status=301&to=/echo%3Fcli"), proxy=proxy.url,
-                   body=b'{"a":1}', headers={"Content-Type": "application/json"})
-        unfollowed = send("requests", "GET", upstream.url("/redirect?status=302&to=/away"), proxy=proxy.url,
-                          follow=False)
+        put = send(
+            "requests",
+            "PUT",
+            upstream.url("/redirect?status=301&to=/echo%3Fcli"),
+            proxy=proxy.url,
+            body=b'{"a":1}',
+            headers={"Content-Type": "application/json"},
+        )
+        unfollowed = send(
+            "requests", "GET", upstream.url("/redirect?status=302&to=/away"), proxy=proxy.url, follow=False
+        )
         assert put.ok and unfollowed.ok
     finally:
         assert proxy.stop() == 0
@@ -114,8 +123,14 @@ def test_stock_mitmdump_live_and_replayed(tmp_path, upstream):
     saved = tmp_path / "dump.mitm"
     proxy = start_mitmdump(tmp_path, "-w", str(saved))
     try:
-        result = send("curl", "PUT", upstream.url("/redirect?status=301&to=/echo%3Fdump"), proxy=proxy.url,
-                      body=b'{"a":1}', headers={"Content-Type": "application/json"})
+        result = send(
+            "curl",
+            "PUT",
+            upstream.url("/redirect?status=301&to=/echo%3Fdump"),
+            proxy=proxy.url,
+            body=b'{"a":1}',
+            headers={"Content-Type": "application/json"},
+        )
         assert result.ok
         proxy.wait_for("", "body-dropped")
     finally:
@@ -128,9 +143,19 @@ def test_stock_mitmdump_live_and_replayed(tmp_path, upstream):
     report = tmp_path / "replayed.jsonl"
     script = subprocess.run([sys.executable, "-m", "redirect_audit.script"], capture_output=True, text=True).stdout
     done = subprocess.run(
-        [str(BIN / "mitmdump"), "-n", "-r", str(saved), "-s", script.strip(),
-         "--set", f"redirect_audit_report={report}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            str(BIN / "mitmdump"),
+            "-n",
+            "-r",
+            str(saved),
+            "-s",
+            script.strip(),
+            "--set",
+            f"redirect_audit_report={report}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     replayed = [json.loads(line) for line in report.read_text().splitlines()]

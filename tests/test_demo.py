@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+from pathlib import Path
 
 from .conftest import BIN
 
@@ -22,4 +23,4 @@ def test_demo_runs_end_to_end():
     assert marketing.count("clean") == len(marketing.strip().splitlines()) - 1
     assert "redirect-audit summary:" in out
     report = re.search(r"report: (\S+)", out).group(1)
-    assert open(report).read().count('"rule"') > 20
+    assert Path(report).read_text().count('"rule"') > 20

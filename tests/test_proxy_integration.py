@@ -16,8 +16,23 @@ _tags = itertools.count()
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REPORT_FIELDS = {
-    "rule", "severity", "title", "action", "status", "redirect_url", "location", "original_method",
-    "followup_method", "followup_url", "client", "chain", "flows", "references", "evidence", "time", "stage",
+    "rule",
+    "severity",
+    "title",
+    "action",
+    "status",
+    "redirect_url",
+    "location",
+    "original_method",
+    "followup_method",
+    "followup_url",
+    "client",
+    "chain",
+    "flows",
+    "references",
+    "evidence",
+    "time",
+    "stage",
 }
 
 
@@ -61,8 +76,11 @@ FIRING = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "client", "method", "status", "body", "headers"), FIRING,
-                         ids=[f"{r}-{c}-{m}-{s}" for r, c, m, s, _, _ in FIRING])
+@pytest.mark.parametrize(
+    ("rule", "client", "method", "status", "body", "headers"),
+    FIRING,
+    ids=[f"{r}-{c}-{m}-{s}" for r, c, m, s, _, _ in FIRING],
+)
 def test_rule_fires_on_real_client(upstream, cli_proxy, rule, client, method, status, body, headers):
     if client == "curl" and not shutil.which("curl"):
         pytest.fail("curl is required for the integration tests (scripts/bootstrap --test installs it)")

@@ -3,6 +3,9 @@
 import textwrap
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redirect_audit.rules.pack import RuleSet
 from redirect_audit.rules.yamlnodes import RulesError
@@ -102,38 +105,86 @@ BAD_FILES = [
     ("- just\n- a list\n", 1, "a rule file is a mapping"),
     ("rules: [\n", 2, "invalid YAML"),
     ("rules: []\nextra: 1\n", 2, "unknown key 'extra'"),
-    ("rules:\n  - id: a\n    title: t\n    severity: high\n    description: d\n    when: {nope: 1}\n",
-     6, "rule 'a': unknown fact 'nope'"),
-    ("rules:\n  - id: a\n    title: t\n    severity: urgent\n    description: d\n    when: {}\n",
-     4, "rule 'a': severity must be one of"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    action: drop\n    description: d\n    when: {}\n",
-     5, "rule 'a': action must be one of"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {status: '307'}\n",
-     6, "rule 'a': fact 'status' is a int"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {status: {gt: x}}\n",
-     6, "expected a number"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {body_state: gone}\n",
-     6, "fact 'body_state' is one of"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    on: response\n"
-     "    when: {followup_method: GET}\n", 7, "fact 'followup_method' is not known when rules judge 'response'"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {status: {between: 1}}\n",
-     6, "unknown operator 'between'"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    colour: red\n    when: {}\n",
-     6, "rule 'a': unknown key 'colour'"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    when: {}\n", 2, "rule 'a': missing required key 'description'"),
-    ("rules:\n  - id: Bad_Id\n    title: t\n    severity: low\n    description: d\n    when: {}\n",
-     2, "id must be lower-case"),
-    ("rules:\n  - id: method-changed\n    title: t\n    severity: low\n    description: d\n    when: {}\n",
-     2, "rule 'method-changed': duplicate id"),
-    ("rules:\n  - id: a\n    title: t\n    title: u\n    severity: low\n    description: d\n    when: {}\n",
-     4, "duplicate key 'title'"),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: high\n    description: d\n    when: {nope: 1}\n",
+        6,
+        "rule 'a': unknown fact 'nope'",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: urgent\n    description: d\n    when: {}\n",
+        4,
+        "rule 'a': severity must be one of",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    action: drop\n    description: d\n    when: {}\n",
+        5,
+        "rule 'a': action must be one of",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {status: '307'}\n",
+        6,
+        "rule 'a': fact 'status' is a int",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {status: {gt: x}}\n",
+        6,
+        "expected a number",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {body_state: gone}\n",
+        6,
+        "fact 'body_state' is one of",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    on: response\n"
+        "    when: {followup_method: GET}\n",
+        7,
+        "fact 'followup_method' is not known when rules judge 'response'",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: {status: {between: 1}}\n",
+        6,
+        "unknown operator 'between'",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    colour: red\n    when: {}\n",
+        6,
+        "rule 'a': unknown key 'colour'",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    when: {}\n",
+        2,
+        "rule 'a': missing required key 'description'",
+    ),
+    (
+        "rules:\n  - id: Bad_Id\n    title: t\n    severity: low\n    description: d\n    when: {}\n",
+        2,
+        "id must be lower-case",
+    ),
+    (
+        "rules:\n  - id: method-changed\n    title: t\n    severity: low\n    description: d\n    when: {}\n",
+        2,
+        "rule 'method-changed': duplicate id",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    title: u\n    severity: low\n    description: d\n    when: {}\n",
+        4,
+        "duplicate key 'title'",
+    ),
     ("overrides:\n  no-such-rule: {severity: low}\n", 2, "rule 'no-such-rule': cannot override"),
     ("overrides:\n  method-changed: {when: {}}\n", 2, "unknown key 'when' in override"),
     ("disable: [no-such-rule]\n", 1, "rule 'no-such-rule': cannot disable"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    hosts: example.com\n    when: {}\n",
-     6, "hosts must be a list"),
-    ("rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: [status]\n",
-     6, "a condition must be a mapping"),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n"
+        "    hosts: example.com\n    when: {}\n",
+        6,
+        "hosts must be a list",
+    ),
+    (
+        "rules:\n  - id: a\n    title: t\n    severity: low\n    description: d\n    when: [status]\n",
+        6,
+        "a condition must be a mapping",
+    ),
 ]
 
 
@@ -157,3 +208,51 @@ def test_yaml_1_1_booleans_are_plain_strings(tmp_path):
 def test_missing_file_is_refused(tmp_path):
     with pytest.raises(RulesError, match="cannot read rule file"):
         RuleSet.load([str(tmp_path / "absent.yaml")])
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 400),
+    st.floats(allow_nan=False, width=32),
+    st.sampled_from(["GET", "307", "dropped", "*.example", "", "null"]),
+)
+_keys = st.sampled_from(
+    [
+        "status",
+        "method_changed",
+        "body_state",
+        "location",
+        "followup_content_headers",
+        "redirect_host",
+        "all",
+        "any",
+        "not",
+        "eq",
+        "in",
+        "gt",
+        "glob",
+        "contains",
+        "empty",
+        "nope",
+    ]
+)
+_documents = st.recursive(
+    _scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3), max_leaves=12
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(when=_documents, on=st.sampled_from(["response", "followup", "no-followup"]))
+def test_any_condition_compiles_or_is_refused_cleanly(tmp_path_factory, when, on):
+    """Whatever a user writes under `when`, the loader answers with a rule or a RulesError, never a crash."""
+    document = {"rules": [{"id": "fuzz", "title": "t", "severity": "low", "description": "d", "on": on, "when": when}]}
+    path = tmp_path_factory.mktemp("fuzz") / "rules.yaml"
+    path.write_text(yaml.safe_dump(document))
+    try:
+        rules = RuleSet.load([str(path)], default=False)
+    except RulesError as error:
+        assert str(error).startswith(f"{path}:")
+        return
+    rule = rules.rules["fuzz"]
+    assert isinstance(rule.test(FACTS), bool)

@@ -56,9 +56,7 @@ class RedirectAudit:
             [],
             "Rule files applied after the default pack, in order (add, override or disable rules).",
         )
-        loader.add_option(
-            "redirect_audit_report", str | None, None, "Append findings to this JSON Lines file."
-        )
+        loader.add_option("redirect_audit_report", str | None, None, "Append findings to this JSON Lines file.")
         loader.add_option(
             "redirect_audit_follow_timeout",
             str,

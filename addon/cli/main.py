@@ -125,10 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     _rules_option(proxy)
     proxy.add_argument("--report", metavar="FILE.jsonl", help="append findings to this JSON Lines file")
     proxy.add_argument("--save", metavar="FILE.mitm", help="save the flows, with findings, as a mitmproxy flow file")
-    proxy.add_argument("--follow-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                       help="how long a redirect waits for its follow-up (default 30)")
-    proxy.add_argument("--max-pending", type=int, default=10_000, metavar="N",
-                       help="most redirects waiting for a follow-up at once (default 10000)")
+    proxy.add_argument(
+        "--follow-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a redirect waits for its follow-up (default 30)",
+    )
+    proxy.add_argument(
+        "--max-pending",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="most redirects waiting for a follow-up at once (default 10000)",
+    )
     proxy.set_defaults(func=cmd_proxy)
 
     rules = commands.add_parser("rules", help="list, check and explain rules").add_subparsers(

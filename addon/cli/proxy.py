@@ -36,8 +36,7 @@ async def serve(settings: dict) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     print(
-        f"redirect-audit: proxy on http://{settings['listen_host']}:{settings['listen_port']}"
-        f" (Ctrl-C to stop)",
+        f"redirect-audit: proxy on http://{settings['listen_host']}:{settings['listen_port']} (Ctrl-C to stop)",
         flush=True,
     )
     await master.run()

@@ -92,21 +92,39 @@ def _requests(method, url, proxy, headers, body, follow, max_redirects, timeout)
         session.trust_env = False
         session.max_redirects = max_redirects
         response = session.request(
-            method, url, headers=headers, data=body, proxies={"http": proxy, "https": proxy},
-            allow_redirects=follow, timeout=timeout,
+            method,
+            url,
+            headers=headers,
+            data=body,
+            proxies={"http": proxy, "https": proxy},
+            allow_redirects=follow,
+            timeout=timeout,
         )
         return response.status_code
 
 
 def _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
-    with httpx.Client(proxy=proxy, trust_env=False, follow_redirects=follow, max_redirects=max_redirects,
-                      timeout=timeout) as session:
+    with httpx.Client(
+        proxy=proxy, trust_env=False, follow_redirects=follow, max_redirects=max_redirects, timeout=timeout
+    ) as session:
         return session.request(method, url, headers=headers, content=body).status_code
 
 
 def _curl(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
-    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--proxy", proxy, "--noproxy", "",
-               "--max-time", str(timeout)]
+    command = [
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--proxy",
+        proxy,
+        "--noproxy",
+        "",
+        "--max-time",
+        str(timeout),
+    ]
     if follow:
         command += ["-L", "--max-redirs", str(max_redirects)]
     for name, value in headers.items():

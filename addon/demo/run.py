@@ -35,18 +35,40 @@ class Scenario:
 WEBHOOK = json.dumps({"event": "invoice.paid", "lines": ["x" * 1000] * 1000}).encode()  # about 1 MB
 
 SCENARIOS = (
-    Scenario("webhook-307", "API gateway answers a 1 MB JSON webhook POST with 307 to /v2",
-             "POST", "/redirect?status=307&to={to}", WEBHOOK, "application/json"),
-    Scenario("form-303", "form POST answered 303 See Other (Post/Redirect/Get)",
-             "POST", "/redirect?status=303&to={to}", b"name=alice&qty=2", "application/x-www-form-urlencoded"),
-    Scenario("form-302", "form POST answered 302 Found",
-             "POST", "/redirect?status=302&to={to}", b"name=alice&qty=2", "application/x-www-form-urlencoded"),
-    Scenario("api-301-put", "API answers a PUT with 301 to its new path",
-             "PUT", "/redirect?status=301&to={to}", b'{"qty": 3}', "application/json"),
-    Scenario("head-302", "uptime monitor's HEAD meets a 302",
-             "HEAD", "/redirect?status=302&to={to}"),
-    Scenario("marketing-302", "302 marketing redirect of a GET page",
-             "GET", "/redirect?status=302&to={to}"),
+    Scenario(
+        "webhook-307",
+        "API gateway answers a 1 MB JSON webhook POST with 307 to /v2",
+        "POST",
+        "/redirect?status=307&to={to}",
+        WEBHOOK,
+        "application/json",
+    ),
+    Scenario(
+        "form-303",
+        "form POST answered 303 See Other (Post/Redirect/Get)",
+        "POST",
+        "/redirect?status=303&to={to}",
+        b"name=alice&qty=2",
+        "application/x-www-form-urlencoded",
+    ),
+    Scenario(
+        "form-302",
+        "form POST answered 302 Found",
+        "POST",
+        "/redirect?status=302&to={to}",
+        b"name=alice&qty=2",
+        "application/x-www-form-urlencoded",
+    ),
+    Scenario(
+        "api-301-put",
+        "API answers a PUT with 301 to its new path",
+        "PUT",
+        "/redirect?status=301&to={to}",
+        b'{"qty": 3}',
+        "application/json",
+    ),
+    Scenario("head-302", "uptime monitor's HEAD meets a 302", "HEAD", "/redirect?status=302&to={to}"),
+    Scenario("marketing-302", "302 marketing redirect of a GET page", "GET", "/redirect?status=302&to={to}"),
     Scenario("no-location", "a 302 that forgot its Location", "GET", "/redirect?status=302&{tag}"),
     Scenario("loop", "two pages that redirect to each other", "GET", "/loop/a?{tag}"),
     Scenario("long-chain", "a chain of 22 redirects", "GET", "/chain/22?{tag}"),
@@ -94,13 +116,24 @@ def run_demo(out=sys.stdout) -> int:
     report = workdir / "findings.jsonl"
     port = _free_port()
     clients = available_clients()
-    print(f"redirect-audit demo: {len(SCENARIOS)} scenarios x {len(clients)} clients ({', '.join(clients)})",
-          file=out)
+    print(f"redirect-audit demo: {len(SCENARIOS)} scenarios x {len(clients)} clients ({', '.join(clients)})", file=out)
     with ScenarioUpstream() as upstream:
         proxy = subprocess.Popen(
-            [sys.executable, "-m", "redirect_audit.cli.main", "proxy", "--listen-port", str(port),
-             "--report", str(report), "--follow-timeout", "2"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "redirect_audit.cli.main",
+                "proxy",
+                "--listen-port",
+                str(port),
+                "--report",
+                str(report),
+                "--follow-timeout",
+                "2",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             _wait_for_port(port, proxy)
@@ -110,8 +143,13 @@ def run_demo(out=sys.stdout) -> int:
                 for client in clients:
                     headers = {"Content-Type": scenario.content_type} if scenario.content_type else None
                     outcomes[scenario.name, client] = send(
-                        client, scenario.method, _url(upstream, scenario, client),
-                        proxy=f"http://127.0.0.1:{port}", headers=headers, body=scenario.body, timeout=15,
+                        client,
+                        scenario.method,
+                        _url(upstream, scenario, client),
+                        proxy=f"http://127.0.0.1:{port}",
+                        headers=headers,
+                        body=scenario.body,
+                        timeout=15,
                     )
         finally:
             proxy.send_signal(signal.SIGINT)
@@ -125,11 +163,12 @@ def run_demo(out=sys.stdout) -> int:
             if record["rule"] not in rules:
                 rules.append(record["rule"])
     _print_table(out, clients, outcomes, findings)
-    summary = output[output.find("redirect-audit summary"):] if "redirect-audit summary" in output else output
+    summary = output[output.find("redirect-audit summary") :] if "redirect-audit summary" in output else output
     print("\n" + summary.strip(), file=out)
     print(f"\nreport: {report}", file=out)
-    print(f"explain a rule: redirect-audit rules explain {next(iter(_all_rules(findings)), 'method-changed')}",
-          file=out)
+    print(
+        f"explain a rule: redirect-audit rules explain {next(iter(_all_rules(findings)), 'method-changed')}", file=out
+    )
     return 0
 
 
@@ -138,9 +177,11 @@ def _all_rules(findings: dict[tuple[str, str], list[str]]) -> list[str]:
 
 
 def _print_table(out, clients, outcomes, findings) -> None:
-    print("What each client sent after each redirect, as the proxy judged it "
-          "('clean': nothing fired; 'gave up': the client stopped, so its last redirect is not-followed):",
-          file=out)
+    print(
+        "What each client sent after each redirect, as the proxy judged it "
+        "('clean': nothing fired; 'gave up': the client stopped, so its last redirect is not-followed):",
+        file=out,
+    )
     for scenario in SCENARIOS:
         print(f"\n  {scenario.name}: {scenario.story}", file=out)
         for client in clients:

@@ -123,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = query.get("to", ["/echo"])[0]
         action = html.escape(f"/authorize?status={status}&to={quote(target, safe='')}")
         page = (
-            "<!doctype html><title>Sign in</title><form method=post action=\"" + action + "\">"
+            '<!doctype html><title>Sign in</title><form method=post action="' + action + '">'
             "<input name=username value=alice><input name=password type=password value=''>"
             "<button id=submit type=submit>Sign in</button></form>"
         )

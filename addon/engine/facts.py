@@ -68,8 +68,7 @@ CATALOG: dict[str, Fact] = {
             "scheme_change",
             "enum",
             _ALL,
-            "`redirect_url` to `location`: `none`, `upgrade` (http to https), `downgrade` (https to "
-            "http) or `other`.",
+            "`redirect_url` to `location`: `none`, `upgrade` (http to https), `downgrade` (https to http) or `other`.",
             ("none", "upgrade", "downgrade", "other"),
             nullable=True,
         ),

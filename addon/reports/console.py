@@ -9,9 +9,7 @@ from ..engine.pairing import Stats
 
 
 def finding_line(finding: Finding) -> str:
-    followup = (
-        f"{finding.followup_method} {finding.followup_url}" if finding.followup_url else "(no follow-up)"
-    )
+    followup = f"{finding.followup_method} {finding.followup_url}" if finding.followup_url else "(no follow-up)"
     blocked = " BLOCKED" if finding.action == "blocked" else ""
     return (
         f"[{finding.severity.upper()}]{blocked} {finding.rule}: {finding.status} {finding.original_method} "

@@ -19,8 +19,7 @@ DEFAULT_PACK = "default.yaml"
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _FILE_KEYS = ("rules", "overrides", "disable")
-_RULE_KEYS = ("id", "title", "severity", "action", "on", "description", "references", "when", "hosts",
-              "exclude_hosts")
+_RULE_KEYS = ("id", "title", "severity", "action", "on", "description", "references", "when", "hosts", "exclude_hosts")
 _REQUIRED = ("id", "title", "severity", "description", "when")
 _OVERRIDE_KEYS = ("severity", "action", "hosts", "exclude_hosts")
 
@@ -95,8 +94,12 @@ def _apply_file(path: str, rules: dict[str, Rule]) -> None:
     for node in _list(path, root.value.get("rules"), "rules"):
         rule = _rule(path, node)
         if rule.id in rules:
-            raise RulesError(path, node.line, f"duplicate id (defined at {rules[rule.id].source}; "
-                             "use overrides: to change it)", rule.id)
+            raise RulesError(
+                path,
+                node.line,
+                f"duplicate id (defined at {rules[rule.id].source}; use overrides: to change it)",
+                rule.id,
+            )
         rules[rule.id] = rule
     overrides = root.value.get("overrides")
     if overrides is not None:
@@ -123,8 +126,9 @@ def _list(path: str, node: Node | None, key: str) -> list[Node]:
 def _check_keys(path: str, node: Node, allowed: tuple[str, ...], rule_id: str | None, what: str) -> None:
     for key, value in node.value.items():
         if key not in allowed:
-            raise RulesError(path, value.line, f"unknown key '{key}' in {what} (allowed: {', '.join(allowed)})",
-                             rule_id)
+            raise RulesError(
+                path, value.line, f"unknown key '{key}' in {what} (allowed: {', '.join(allowed)})", rule_id
+            )
 
 
 def _rule(path: str, node: Node) -> Rule:
@@ -137,8 +141,12 @@ def _rule(path: str, node: Node) -> Rule:
         if key not in fields:
             raise RulesError(path, node.line, f"missing required key '{key}'", rule_id)
     if rule_id is None or not _ID.match(rule_id):
-        raise RulesError(path, fields["id"].line, "id must be lower-case words joined by hyphens, "
-                         f"got {fields['id'].value!r}", rule_id)
+        raise RulesError(
+            path,
+            fields["id"].line,
+            f"id must be lower-case words joined by hyphens, got {fields['id'].value!r}",
+            rule_id,
+        )
     stage = _choice(path, fields.get("on"), STAGES, "on", rule_id, default="followup")
     try:
         test, used = compile_condition(fields["when"], stage)
@@ -178,14 +186,16 @@ def _override(path: str, rule_id: str, node: Node, rules: dict[str, Rule]) -> Ru
     return replace(rule, **changes)
 
 
-def _choice(path: str, node: Node | None, allowed: tuple[str, ...], key: str, rule_id: str | None,
-            default: str | None = None) -> str:
+def _choice(
+    path: str, node: Node | None, allowed: tuple[str, ...], key: str, rule_id: str | None, default: str | None = None
+) -> str:
     if node is None and default is not None:
         return default
     if node is None or node.value not in allowed:
         value = node.value if node else None
-        raise RulesError(path, node.line if node else None,
-                         f"{key} must be one of {', '.join(allowed)}; got {value!r}", rule_id)
+        raise RulesError(
+            path, node.line if node else None, f"{key} must be one of {', '.join(allowed)}; got {value!r}", rule_id
+        )
     return node.value
 
 
