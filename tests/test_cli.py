@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 from mitmproxy import io
 
 from redirect_audit.demo.clients import send
+from redirect_audit.demo.process import BIN, ProxyProcess, addon_script
 from redirect_audit.rules.pack import RuleSet
-
-from .conftest import BIN, start_cli_proxy, start_mitmdump
 
 BAD_RULES = "rules:\n  - id: shouty\n    title: t\n    severity: loud\n    description: d\n    when: {}\n"
 
@@ -79,9 +77,8 @@ def test_proxy_refuses_to_start_on_bad_rules(tmp_path):
 def test_mitmdump_refuses_to_start_on_bad_rules(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_RULES)
-    script = subprocess.run([sys.executable, "-m", "redirect_audit.script"], capture_output=True, text=True).stdout
     done = subprocess.run(
-        [str(BIN / "mitmdump"), "-n", "-s", script.strip(), "--set", f"redirect_audit_rules={bad}"],
+        [str(BIN / "mitmdump"), "-n", "-s", addon_script(), "--set", f"redirect_audit_rules={bad}"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -92,7 +89,7 @@ def test_mitmdump_refuses_to_start_on_bad_rules(tmp_path):
 
 def test_proxy_saves_annotated_flows_and_summarises_on_sigterm(tmp_path, upstream):
     saved = tmp_path / "session.mitm"
-    proxy = start_cli_proxy(tmp_path, "--save", str(saved), follow_timeout="30")
+    proxy = ProxyProcess.cli(tmp_path, "--save", str(saved), follow_timeout="30")
     try:
         put = send(
             "requests",
@@ -121,7 +118,7 @@ def test_proxy_saves_annotated_flows_and_summarises_on_sigterm(tmp_path, upstrea
 
 def test_stock_mitmdump_live_and_replayed(tmp_path, upstream):
     saved = tmp_path / "dump.mitm"
-    proxy = start_mitmdump(tmp_path, "-w", str(saved))
+    proxy = ProxyProcess.mitmdump(tmp_path, "-w", str(saved))
     try:
         result = send(
             "curl",
@@ -141,7 +138,6 @@ def test_stock_mitmdump_live_and_replayed(tmp_path, upstream):
 
     # the recording, through stock mitmdump and the same addon: the same findings
     report = tmp_path / "replayed.jsonl"
-    script = subprocess.run([sys.executable, "-m", "redirect_audit.script"], capture_output=True, text=True).stdout
     done = subprocess.run(
         [
             str(BIN / "mitmdump"),
@@ -149,7 +145,7 @@ def test_stock_mitmdump_live_and_replayed(tmp_path, upstream):
             "-r",
             str(saved),
             "-s",
-            script.strip(),
+            addon_script(),
             "--set",
             f"redirect_audit_report={report}",
         ],

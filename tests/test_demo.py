@@ -4,7 +4,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from .conftest import BIN
+from redirect_audit.demo.process import BIN
 
 
 def test_demo_runs_end_to_end():

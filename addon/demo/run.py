@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .clients import available_clients, send
+from .process import ProxyProcess
 from .upstream import ScenarioUpstream
 
 
@@ -75,25 +73,6 @@ SCENARIOS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the proxy exited before it listened")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"the proxy did not listen on port {port}")
-
-
 def _tag(scenario: Scenario, client: str) -> str:
     return f"s={scenario.name}&c={client}"
 
@@ -113,62 +92,34 @@ def _owner(url: str) -> tuple[str, str] | None:
 
 def run_demo(out=sys.stdout) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="redirect-audit-demo-"))
-    report = workdir / "findings.jsonl"
-    port = _free_port()
     clients = available_clients()
     print(f"redirect-audit demo: {len(SCENARIOS)} scenarios x {len(clients)} clients ({', '.join(clients)})", file=out)
     with ScenarioUpstream() as upstream:
-        proxy = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "redirect_audit.cli.main",
-                "proxy",
-                "--listen-port",
-                str(port),
-                "--report",
-                str(report),
-                "--follow-timeout",
-                "2",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        proxy = ProxyProcess.cli(workdir)
         try:
-            _wait_for_port(port, proxy)
-            print(f"proxy on 127.0.0.1:{port}; upstream on {' and '.join(upstream.origins)}\n", file=out)
+            print(f"proxy on {proxy.url}; upstream on {' and '.join(upstream.origins)}\n", file=out)
             outcomes = {}
             for scenario in SCENARIOS:
+                headers = {"Content-Type": scenario.content_type} if scenario.content_type else None
                 for client in clients:
-                    headers = {"Content-Type": scenario.content_type} if scenario.content_type else None
+                    url = _url(upstream, scenario, client)
                     outcomes[scenario.name, client] = send(
-                        client,
-                        scenario.method,
-                        _url(upstream, scenario, client),
-                        proxy=f"http://127.0.0.1:{port}",
-                        headers=headers,
-                        body=scenario.body,
-                        timeout=15,
+                        client, scenario.method, url, proxy=proxy.url, headers=headers, body=scenario.body, timeout=15
                     )
         finally:
-            proxy.send_signal(signal.SIGINT)
-            output, _ = proxy.communicate(timeout=30)
+            proxy.stop(signal.SIGINT)
     findings: dict[tuple[str, str], list[str]] = {}
-    for line in report.read_text().splitlines() if report.exists() else []:
-        record = json.loads(line)
+    for record in proxy.findings():
         owner = _owner(record["redirect_url"])
-        if owner is not None:
-            rules = findings.setdefault(owner, [])
-            if record["rule"] not in rules:
-                rules.append(record["rule"])
+        if owner is not None and record["rule"] not in findings.setdefault(owner, []):
+            findings[owner].append(record["rule"])
     _print_table(out, clients, outcomes, findings)
+    output = proxy.output
     summary = output[output.find("redirect-audit summary") :] if "redirect-audit summary" in output else output
     print("\n" + summary.strip(), file=out)
-    print(f"\nreport: {report}", file=out)
-    print(
-        f"explain a rule: redirect-audit rules explain {next(iter(_all_rules(findings)), 'method-changed')}", file=out
-    )
+    print(f"\nreport: {proxy.report}", file=out)
+    example = next(iter(_all_rules(findings)), "method-changed")
+    print(f"explain a rule: redirect-audit rules explain {example}", file=out)
     return 0
 
 
