@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .engine.facts import URL_FACTS
 from .engine.model import Event, Request, Response
 from .engine.pairing import Pairing, Stats
+from .engine.secrets import SecretPolicy, redact_url
 from .rules.pack import Rule, RuleSet
 
 SEVERITY_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -43,43 +45,87 @@ class Finding:
         return asdict(self)
 
 
-def finding_for(rule: Rule, event: Event) -> Finding:
+def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
+    """A finding fit to write anywhere: URLs are redacted, evidence holds names and fingerprints only."""
     facts = event.facts
+
+    def shown(name: str) -> Any:
+        value = facts.get(name)
+        return redact_url(value, policy) if name in URL_FACTS else value
+
     return Finding(
         rule=rule.id,
-        severity=rule.severity,
+        severity=rule.severity_for(facts),
         title=rule.title,
         action="logged",
         status=facts["status"],
-        redirect_url=facts["redirect_url"],
-        location=facts["location"],
+        redirect_url=shown("redirect_url"),
+        location=shown("location"),
         original_method=facts["original_method"],
         followup_method=facts.get("followup_method"),
-        followup_url=facts.get("followup_url"),
+        followup_url=shown("followup_url"),
         client=event.client,
         chain={"id": event.position.chain, "hop": event.position.hop},
         flows={"redirect": event.redirect_flow, "followup": event.followup_flow},
         references=list(rule.references),
-        evidence={name: facts.get(name) for name in rule.facts},
+        evidence={name: shown(name) for name in rule.facts},
         time=datetime.fromtimestamp(event.time, UTC).isoformat(timespec="milliseconds"),
         stage=event.stage,
     )
 
 
 class Auditor:
-    def __init__(self, rules: RuleSet, *, follow_timeout: float = 30.0, max_pending: int = 10_000) -> None:
+    """`live` says whether the adapter can still stop the flow: only then may a finding be `blocked`.
+    A rule blocks when its action is `block`, or when `block_on` is set and its severity reaches it."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        *,
+        follow_timeout: float = 30.0,
+        max_pending: int = 10_000,
+        policy: SecretPolicy | None = None,
+        block_on: str | None = None,
+    ) -> None:
         self.rules = rules
-        self.pairing = Pairing(follow_timeout=follow_timeout, max_pending=max_pending)
+        self.block_on = block_on
+        self.pairing = Pairing(follow_timeout=follow_timeout, max_pending=max_pending, policy=policy)
+
+    @property
+    def policy(self) -> SecretPolicy:
+        return self.pairing.policy
 
     @property
     def stats(self) -> Stats:
         return self.pairing.stats
 
-    def request(self, request: Request) -> list[Finding]:
-        return self._judge(self.pairing.request(request))
+    def request(self, request: Request, live: bool = False) -> list[Finding]:
+        findings = self._judge(self.pairing.request(request))
+        if live:
+            self._block(f for f in findings if f.flows["followup"] == request.flow_id)
+        return findings
 
-    def response(self, request: Request, response: Response) -> list[Finding]:
-        return self._judge(self.pairing.response(request, response))
+    def response(self, request: Request, response: Response, live: bool = False) -> list[Finding]:
+        events, pending = self.pairing.response(request, response)
+        findings = self._judge(events)
+        blocked = live and self._block(f for f in findings if f.stage == "response")
+        if pending is not None and not blocked:  # a blocked 3xx never reaches the client: nothing to follow
+            self.pairing.wait(pending)
+        return findings
+
+    def blocks(self, finding: Finding) -> bool:
+        rule = self.rules.rules.get(finding.rule)
+        if rule is not None and rule.action == "block":
+            return True
+        return self.block_on is not None and SEVERITY_ORDER[finding.severity] >= SEVERITY_ORDER[self.block_on]
+
+    def _block(self, findings) -> bool:
+        blocked = False
+        for finding in findings:
+            if self.blocks(finding):
+                finding.action = "blocked"
+                blocked = True
+        return blocked
 
     def error(self, flow_id: str) -> None:
         self.pairing.error(flow_id)
@@ -91,4 +137,8 @@ class Auditor:
         return self._judge(self.pairing.finish(now))
 
     def _judge(self, events: list[Event]) -> list[Finding]:
-        return [finding_for(rule, event) for event in events for rule in self.rules.matching(event.stage, event.facts)]
+        return [
+            finding_for(rule, event, self.policy)
+            for event in events
+            for rule in self.rules.matching(event.stage, event.facts)
+        ]

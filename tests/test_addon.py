@@ -128,7 +128,7 @@ async def test_follow_timeout_option_applies(addon, tmp_path):
 
 
 class BrokenAuditor(Auditor):
-    def request(self, request):
+    def request(self, request, live=False):
         raise RuntimeError("boom")
 
 

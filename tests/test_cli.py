@@ -43,7 +43,7 @@ def test_rules_check(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("overrides:\n  body-dropped: {severity: critical}\ndisable: [post-became-get]\n")
     done = cli("rules", "check", str(good))
-    assert done.returncode == 0 and "11 rules in force" in done.stdout
+    assert done.returncode == 0 and f"{len(RuleSet.load().rules) - 1} rules in force" in done.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_RULES)
     done = cli("rules", "check", str(bad))

@@ -9,8 +9,16 @@ from redirect_audit.engine.pairing import Pairing
 from .exchanges import req, resp
 
 
+def respond(pairing, request, response):
+    """A response as the auditor passes it on: a redirect the client received starts waiting."""
+    events, pending = pairing.response(request, response)
+    if pending is not None:
+        pairing.wait(pending)
+    return events
+
+
 def redirect(pairing, request, response):
-    events = pairing.response(request, response)
+    events = respond(pairing, request, response)
     assert [e.stage for e in events] == ["response"]
     return events[0]
 
@@ -87,7 +95,7 @@ def test_finish_reports_everything_still_pending():
 def test_pending_table_is_bounded_and_evictions_counted():
     p = Pairing(max_pending=100)
     for n in range(1000):
-        p.response(req(client=f"c{n}"), resp(302, f"/n{n}", time=n * 0.001))
+        respond(p, req(client=f"c{n}"), resp(302, f"/n{n}", time=n * 0.001))
     assert p.pending == 100
     assert p.stats.evicted == 900
     # The newest are kept: the oldest were evicted.
@@ -117,7 +125,7 @@ def test_loop_detected_once_per_chain():
         nxt = req(url=f"http://a.example{target}")
         (event,) = followups(p.request(nxt))
         loops.append(event.facts["redirect_loop"])
-        p.response(nxt, resp(302, location))
+        respond(p, nxt, resp(302, location))
     assert loops == [False, True, False, False]
 
 
@@ -144,9 +152,9 @@ def test_location_missing_or_invalid_is_not_pending():
 
 def test_non_redirect_statuses_are_ignored():
     p = Pairing()
-    assert p.response(req(), resp(200, None)) == []
-    assert p.response(req(), resp(304, None)) == []
-    assert p.response(req(), resp(300, "/x")) == []
+    assert respond(p, req(), resp(200, None)) == []
+    assert respond(p, req(), resp(304, None)) == []
+    assert respond(p, req(), resp(300, "/x")) == []
 
 
 def test_large_body_costs_no_memory_once_pending():
@@ -156,7 +164,7 @@ def test_large_body_costs_no_memory_once_pending():
     original = req("POST", body=big)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    p.response(original, resp(307, "/next"))
+    respond(p, original, resp(307, "/next"))
     del original, big
     gc.collect()
     retained = tracemalloc.get_traced_memory()[0] - before
@@ -168,7 +176,7 @@ def test_large_body_costs_no_memory_once_pending():
 
 def test_streamed_body_is_unknown():
     p = Pairing()
-    p.response(req("POST", body=Body(None)), resp(307, "/next"))
+    respond(p, req("POST", body=Body(None)), resp(307, "/next"))
     (event,) = followups(p.request(req("POST", url="http://a.example/next", body=b"abc")))
     assert event.facts["original_body"] == "unknown"
     assert event.facts["body_state"] == "unknown"

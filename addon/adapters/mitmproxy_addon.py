@@ -17,15 +17,27 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions, http
 
 from ..auditor import Auditor, Finding
+from ..engine.model import REDIRECT_STATUSES
+from ..engine.secrets import (
+    DEFAULT_MAX_PARSE_BYTES,
+    DEFAULT_REDIRECT_PARAMS,
+    DEFAULT_SECRET_FIELDS,
+    DEFAULT_SECRET_HEADERS,
+    SecretPolicy,
+    redact_url,
+)
+from ..reports.blocked import blocked_header, blocked_page
 from ..reports.console import Tally, finding_line
 from ..reports.jsonl import JsonLinesReport
-from ..rules.pack import RuleSet
+from ..rules.pack import SEVERITIES, RuleSet
 from ..rules.yamlnodes import RulesError
 from .flows import request_of, response_of
 
 logger = logging.getLogger("redirect_audit")
 
 MARK = ":warning:"
+BLOCKED_MARK = ":no_entry:"
+BLOCKED_STATUS = 403
 METADATA_KEY = "redirect_audit"
 TICK_SECONDS = 1.0
 
@@ -40,6 +52,43 @@ def parse_timeout(text: str) -> float:
     return seconds
 
 
+_AUDITOR_OPTIONS = {
+    "redirect_audit_rules",
+    "redirect_audit_follow_timeout",
+    "redirect_audit_max_pending",
+    "redirect_audit_block_on",
+    "redirect_audit_secret_fields",
+    "redirect_audit_secret_headers",
+    "redirect_audit_redirect_params",
+    "redirect_audit_max_parse_bytes",
+}
+
+
+def _auditor_settings(options, key: bytes | None) -> dict:
+    """Auditor arguments from the options; ValueError or RulesError names what is wrong."""
+    if options.redirect_audit_max_pending < 1:
+        raise ValueError("redirect_audit_max_pending: must be at least 1")
+    if options.redirect_audit_max_parse_bytes < 0:
+        raise ValueError("redirect_audit_max_parse_bytes: must not be negative")
+    block_on = options.redirect_audit_block_on
+    if block_on is not None and block_on not in SEVERITIES:
+        raise ValueError(f"redirect_audit_block_on: one of {', '.join(SEVERITIES)}, not {block_on!r}")
+    policy = SecretPolicy(
+        fields=frozenset(name.lower() for name in options.redirect_audit_secret_fields),
+        headers=frozenset(name.lower() for name in options.redirect_audit_secret_headers),
+        redirect_params=frozenset(name.lower() for name in options.redirect_audit_redirect_params),
+        max_parse_bytes=options.redirect_audit_max_parse_bytes,
+        **({"key": key} if key else {}),
+    )
+    return {
+        "rules": RuleSet.load(list(options.redirect_audit_rules)),
+        "follow_timeout": parse_timeout(options.redirect_audit_follow_timeout),
+        "max_pending": options.redirect_audit_max_pending,
+        "policy": policy,
+        "block_on": block_on,
+    }
+
+
 class RedirectAudit:
     def __init__(self) -> None:
         self.auditor: Auditor | None = None
@@ -50,51 +99,75 @@ class RedirectAudit:
         self._ticker: asyncio.Task | None = None
 
     def load(self, loader) -> None:
-        loader.add_option(
+        add = loader.add_option
+        add(
             "redirect_audit_rules",
             Sequence[str],
             [],
             "Rule files applied after the default pack, in order (add, override or disable rules).",
         )
-        loader.add_option("redirect_audit_report", str | None, None, "Append findings to this JSON Lines file.")
-        loader.add_option(
+        add("redirect_audit_report", str | None, None, "Append findings to this JSON Lines file.")
+        add(
             "redirect_audit_follow_timeout",
             str,
             "30",
             "Seconds a redirect waits for the client's follow-up before it counts as not followed.",
         )
-        loader.add_option(
+        add(
             "redirect_audit_max_pending",
             int,
             10_000,
             "Most redirects waiting for a follow-up at once; beyond it the oldest is evicted and counted.",
         )
+        add(
+            "redirect_audit_block_on",
+            str | None,
+            None,
+            "Block live violations of this severity or higher (info, low, medium, high, critical).",
+        )
+        add(
+            "redirect_audit_secret_fields",
+            Sequence[str],
+            list(DEFAULT_SECRET_FIELDS),
+            "Names of credential fields in forms, JSON bodies and queries (case-insensitive).",
+        )
+        add(
+            "redirect_audit_secret_headers",
+            Sequence[str],
+            list(DEFAULT_SECRET_HEADERS),
+            "Custom secret headers, besides Authorization, Cookie and Proxy-Authorization.",
+        )
+        add(
+            "redirect_audit_redirect_params",
+            Sequence[str],
+            list(DEFAULT_REDIRECT_PARAMS),
+            "Request parameters an open redirect takes its target from (case-insensitive).",
+        )
+        add("redirect_audit_max_parse_bytes", int, DEFAULT_MAX_PARSE_BYTES,
+            "Largest request body parsed for credential fields; larger ones count as unparsed.")  # fmt: skip
 
     def configure(self, updated: set[str]) -> None:
-        options = ctx.options
-        if self.auditor is None or updated & {
-            "redirect_audit_rules",
-            "redirect_audit_follow_timeout",
-            "redirect_audit_max_pending",
-        }:
-            try:
-                timeout = parse_timeout(options.redirect_audit_follow_timeout)
-                if options.redirect_audit_max_pending < 1:
-                    raise ValueError("redirect_audit_max_pending: must be at least 1")
-                rules = RuleSet.load(list(options.redirect_audit_rules))
-            except (ValueError, RulesError) as error:
-                if self.auditor is None:  # start-up: the proxy never runs without its rules
-                    print(f"redirect-audit: {error}", file=sys.stderr, flush=True)
-                    raise SystemExit(2) from None
-                raise exceptions.OptionsError(str(error)) from None
-            if self.auditor is None:
-                self.auditor = Auditor(rules, follow_timeout=timeout, max_pending=options.redirect_audit_max_pending)
-            else:  # keep what is pending: only the rules and limits change
-                self.auditor.rules = rules
-                self.auditor.pairing.follow_timeout = timeout
-                self.auditor.pairing.max_pending = options.redirect_audit_max_pending
+        if self.auditor is not None and not updated & _AUDITOR_OPTIONS:
+            if "redirect_audit_report" in updated:
+                self._open_report(ctx.options.redirect_audit_report)
+            return
+        try:
+            settings = _auditor_settings(ctx.options, self.auditor.policy.key if self.auditor else None)
+        except (ValueError, RulesError) as error:
+            if self.auditor is None:  # start-up: the proxy never runs without its rules
+                print(f"redirect-audit: {error}", file=sys.stderr, flush=True)
+                raise SystemExit(2) from None
+            raise exceptions.OptionsError(str(error)) from None
+        if self.auditor is None:
+            self.auditor = Auditor(**settings)
+        else:  # keep what is pending: only rules, limits and policy change
+            self.auditor.rules = settings["rules"]
+            self.auditor.block_on = settings["block_on"]
+            self.auditor.pairing.follow_timeout = settings["follow_timeout"]
+            self.auditor.pairing.max_pending = settings["max_pending"]
+            self.auditor.pairing.policy = settings["policy"]
         if "redirect_audit_report" in updated:
-            self._open_report(options.redirect_audit_report)
+            self._open_report(ctx.options.redirect_audit_report)
 
     def _open_report(self, path: str | None) -> None:
         if self.report is not None:
@@ -120,6 +193,12 @@ class RedirectAudit:
     def request(self, flow: http.HTTPFlow) -> None:
         self._guarded(flow, lambda: self._on_request(flow))
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        # A streamed response reaches the client before `response` fires; a redirect's body is small,
+        # so buffer it, and a blocking rule can still replace the 3xx.
+        if flow.live and flow.response is not None and flow.response.status_code in REDIRECT_STATUSES:
+            flow.response.stream = False
+
     def response(self, flow: http.HTTPFlow) -> None:
         self._guarded(flow, lambda: self._on_response(flow))
 
@@ -143,16 +222,33 @@ class RedirectAudit:
             self._live_seen = True
         request = request_of(flow)
         self._last_time = max(self._last_time, request.time)
-        findings = self.auditor.request(request)
-        self._annotate(flow, [f for f in findings if f.flows["followup"] == flow.id])
+        findings = self.auditor.request(request, live=flow.live)
+        own = [f for f in findings if f.flows["followup"] == flow.id]
+        self._annotate(flow, own)
+        self._block(flow, own)
         self._emit(findings)
 
     def _on_response(self, flow: http.HTTPFlow) -> None:
         response = response_of(flow)
         self._last_time = max(self._last_time, response.time)
-        findings = self.auditor.response(request_of(flow), response)
-        self._annotate(flow, [f for f in findings if f.stage == "response" and f.flows["redirect"] == flow.id])
+        findings = self.auditor.response(request_of(flow), response, live=flow.live)
+        own = [f for f in findings if f.stage == "response" and f.flows["redirect"] == flow.id]
+        self._annotate(flow, own)
+        self._block(flow, own)
         self._emit(findings)
+
+    def _block(self, flow: http.HTTPFlow, findings: list[Finding]) -> None:
+        """Answer the client ourselves: a blocked follow-up never reaches the upstream, a blocked 3xx
+        never reaches the client."""
+        blocked = [f for f in findings if f.action == "blocked"]
+        if not blocked:
+            return
+        flow.marked = BLOCKED_MARK
+        flow.response = http.Response.make(
+            BLOCKED_STATUS,
+            blocked_page(blocked, {f.rule: self.auditor.rules.rules[f.rule].description for f in blocked}).encode(),
+            {"Content-Type": "text/plain; charset=utf-8", "X-Redirect-Audit": blocked_header(blocked)},
+        )
 
     @staticmethod
     def _annotate(flow: http.HTTPFlow, findings: list[Finding]) -> None:
@@ -170,10 +266,10 @@ class RedirectAudit:
             if self.report is not None:
                 self.report.write(finding)
 
-    @staticmethod
-    def _guarded(flow: http.HTTPFlow | None, work) -> None:
+    def _guarded(self, flow: http.HTTPFlow | None, work) -> None:
         try:
             work()
         except Exception:  # one bad flow must never stop the proxy's traffic
-            where = f" on flow {flow.id} ({flow.request.method} {flow.request.pretty_url})" if flow else ""
+            url = redact_url(flow.request.pretty_url, self.auditor.policy) if flow and self.auditor else ""
+            where = f" on flow {flow.id} ({flow.request.method} {url})" if flow else ""
             logger.warning(f"redirect-audit internal error{where}; traffic continues", exc_info=True)

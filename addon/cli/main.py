@@ -12,7 +12,7 @@ import textwrap
 
 from .. import __version__
 from ..engine.facts import CATALOG
-from ..rules.pack import RuleSet
+from ..rules.pack import SEVERITIES, RuleSet
 from ..rules.yamlnodes import RulesError
 
 USAGE_ERROR = 2
@@ -58,9 +58,11 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         "redirect_audit_follow_timeout": str(args.follow_timeout),
         "redirect_audit_max_pending": args.max_pending,
     }
+    if args.block_on:
+        settings["redirect_audit_block_on"] = args.block_on
     if args.save:
         settings["save_stream_file"] = args.save
-    return asyncio.run(serve(settings))
+    return asyncio.run(serve(settings, args.set))
 
 
 def cmd_rules_list(args: argparse.Namespace) -> int:
@@ -138,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=10_000,
         metavar="N",
         help="most redirects waiting for a follow-up at once (default 10000)",
+    )
+    proxy.add_argument(
+        "--block-on",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="block live violations of this severity or higher: info, low, medium, high, critical",
+    )
+    proxy.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="any mitmproxy or redirect_audit_* option, as mitmdump --set takes it (repeatable)",
     )
     proxy.set_defaults(func=cmd_proxy)
 

@@ -22,13 +22,18 @@ def add_audit_before_save(master: DumpMaster, audit: RedirectAudit) -> None:
     chain.insert(index, audit)
 
 
-async def serve(settings: dict) -> int:
-    """Run until SIGINT or SIGTERM. `settings` are mitmproxy option values, ours included."""
+async def serve(settings: dict, extra: list[str] = ()) -> int:
+    """Run until SIGINT or SIGTERM. `settings` are option values, ours included; `extra` are
+    `OPTION=VALUE` strings parsed as `mitmdump --set` parses them."""
     logging.getLogger().setLevel(logging.INFO)
     master = DumpMaster(options.Options(), with_termlog=True, with_dumper=False)
     add_audit_before_save(master, RedirectAudit())
     try:
+        unknown = [item.split("=", 1)[0] for item in extra if item.split("=", 1)[0] not in master.options]
+        if unknown:
+            raise exceptions.OptionsError(f"unknown option: {', '.join(unknown)}")
         master.options.update(termlog_verbosity="warn", **settings)
+        master.options.set(*extra)
     except exceptions.OptionsError as error:
         print(f"redirect-audit proxy: {error}", file=sys.stderr)
         return 2

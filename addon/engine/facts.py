@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import urls
+from . import location, urls
 from .model import Body, Request, Response, header
+from .secrets import CookieJar, Credentials, SecretPolicy, credentials_of, form_pairs
 
 STAGES = ("response", "followup", "no-followup")
 _ALL = frozenset(STAGES)
 _FOLLOWUP = frozenset({"followup"})
 
 MAX_REDIRECTS = 20  # WHATWG Fetch's redirect limit
+URL_FACTS = frozenset({"redirect_url", "location", "location_raw", "followup_url"})  # redacted in every output
 CONTENT_HEADERS = ("content-type", "content-encoding", "content-language", "content-location", "digest")
 
 
@@ -87,6 +89,70 @@ CATALOG: dict[str, Fact] = {
             _ALL,
             f"True on the redirect that takes a chain past {MAX_REDIRECTS} redirects (Fetch's limit).",
         ),
+        Fact(
+            "original_body_credentials",
+            "list",
+            _ALL,
+            "Credential fields in the original body, by place: `form:password`, `json:user.password`, "
+            "`multipart:pin` (names from the secret-field list).",
+        ),
+        Fact("original_query_credentials", "list", _ALL, "Credential fields in the original URL's query: `query:otp`."),
+        Fact(
+            "original_credential_headers",
+            "list",
+            _ALL,
+            "Credential headers on the original request: `authorization`, `proxy-authorization`, `cookie`, "
+            "and the configured secret headers (lower-case names).",
+        ),
+        Fact(
+            "credentials_unparsed",
+            "bool",
+            _ALL,
+            "The original body might hold credentials but was too large to parse or malformed.",
+        ),
+        Fact(
+            "chain_carried_secrets",
+            "bool",
+            _ALL,
+            "Some request of the chain so far carried credential fields or credential headers.",
+        ),
+        Fact(
+            "location_scheme",
+            "str",
+            _ALL,
+            "Scheme of `location` without the colon (`https`, `javascript`).",
+            nullable=True,
+        ),
+        Fact(
+            "location_confusing",
+            "list",
+            _ALL,
+            "Why the Location may read differently in browsers and RFC 3986 resolvers, or hide its host: "
+            "`protocol-relative`, `backslash`, `control-characters`, `scheme-without-slashes`, `userinfo`, "
+            "`parsers-disagree`.",
+        ),
+        Fact(
+            "location_from_parameter",
+            "str",
+            _ALL,
+            "Name of the request parameter (query or form; from the redirect-parameter list) whose value, "
+            "decoded once or twice, is the Location's target.",
+            nullable=True,
+        ),
+        Fact("location_tokens", "list", _ALL, "Token or password parameters in the Location's query (names)."),
+        Fact(
+            "oauth_request",
+            "bool",
+            _ALL,
+            "The Location is an OAuth authorization request (response_type and client_id in its query).",
+        ),
+        Fact(
+            "oauth_weaknesses",
+            "list",
+            _ALL,
+            "What RFC 9700 discourages in that request: `no-state-or-pkce`, `pkce-plain`, `implicit-grant`, "
+            "`http-redirect-uri` (an http redirect_uri on a non-loopback host).",
+        ),
         Fact("followup_method", "str", _FOLLOWUP, "Method of the client's follow-up request."),
         Fact("followup_url", "str", _FOLLOWUP, "URL of the follow-up request."),
         Fact("followup_host", "str", _FOLLOWUP, "Host of `followup_url`."),
@@ -127,6 +193,50 @@ CATALOG: dict[str, Fact] = {
             "True on the first follow-up that repeats a method and URL already requested in its chain.",
         ),
         Fact("followup_delay", "number", _FOLLOWUP, "Seconds between the 3xx and the follow-up."),
+        Fact(
+            "followup_origin_relation",
+            "enum",
+            _FOLLOWUP,
+            "`redirect_url` to `followup_url`: `same-origin`, `same-site` or `cross-site`.",
+            ("same-origin", "same-site", "cross-site"),
+        ),
+        Fact(
+            "chain_left_origin",
+            "bool",
+            _FOLLOWUP,
+            "This follow-up, or an earlier one in its chain, went to an origin other than the chain's first.",
+        ),
+        Fact(
+            "credentials_forwarded",
+            "list",
+            _FOLLOWUP,
+            "Credential fields of the original request whose values the follow-up sends again (places).",
+        ),
+        Fact(
+            "authorization_forwarded",
+            "bool",
+            _FOLLOWUP,
+            "The follow-up carries the original request's Authorization value.",
+        ),
+        Fact(
+            "cookies_out_of_scope",
+            "list",
+            _FOLLOWUP,
+            "Cookies (names) of the original request that the follow-up sends to another host that the shadow "
+            "cookie jar does not put in their scope.",
+        ),
+        Fact(
+            "followup_proxy_authorization",
+            "bool",
+            _FOLLOWUP,
+            "The follow-up carries a Proxy-Authorization header on to the origin server.",
+        ),
+        Fact(
+            "secret_headers_forwarded",
+            "list",
+            _FOLLOWUP,
+            "Configured secret headers (names) whose original value the follow-up sends again.",
+        ),
     )
 }
 
@@ -137,7 +247,28 @@ def _body_presence(body: Body) -> str:
     return "present" if body.length else "none"
 
 
-def redirect_facts(request: Request, response: Response, chain_length: int) -> dict[str, Any]:
+def credential_headers(credentials: Credentials) -> list[str]:
+    names = [
+        name
+        for name, value in (
+            ("authorization", credentials.authorization),
+            ("proxy-authorization", credentials.proxy_authorization),
+        )
+        if value
+    ]
+    if credentials.cookies:
+        names.append("cookie")
+    return names + sorted(credentials.secret_headers)
+
+
+def redirect_facts(
+    request: Request,
+    response: Response,
+    chain_length: int,
+    credentials: Credentials,
+    chain_carried_secrets: bool,
+    policy: SecretPolicy,
+) -> dict[str, Any]:
     """Facts judged on a 3xx response alone."""
     origin = urls.parse(request.url)
     locations = response.locations
@@ -152,6 +283,8 @@ def redirect_facts(request: Request, response: Response, chain_length: int) -> d
     else:
         state = "ok"
     related = origin is not None and target is not None
+    http_target = target if state == "ok" else None
+    oauth = location.oauth_weaknesses(http_target) if http_target else None
     return {
         "status": response.status,
         "original_method": request.method,
@@ -168,6 +301,21 @@ def redirect_facts(request: Request, response: Response, chain_length: int) -> d
         "original_body_length": request.body.length,
         "chain_length": chain_length,
         "too_many_redirects": chain_length == MAX_REDIRECTS + 1,
+        "original_body_credentials": sorted(credentials.body),
+        "original_query_credentials": sorted(credentials.query),
+        "original_credential_headers": credential_headers(credentials),
+        "credentials_unparsed": credentials.unparsed,
+        "chain_carried_secrets": chain_carried_secrets,
+        "location_scheme": target.scheme.rstrip(":") if target else None,
+        "location_confusing": location.confusing(request.url, raw, target) if raw is not None else [],
+        "location_from_parameter": (
+            location.parameter_source(request.url, form_pairs(request, policy), http_target, policy.redirect_params)
+            if http_target
+            else None
+        ),
+        "location_tokens": location.tokens(http_target) if http_target else [],
+        "oauth_request": oauth is not None,
+        "oauth_weaknesses": oauth or [],
     }
 
 
@@ -195,26 +343,62 @@ def content_headers_left(request: Request) -> list[str]:
     return left
 
 
+@dataclass(slots=True)
+class Original:
+    """What a pending redirect remembers of its original request: sizes and fingerprints, no values."""
+
+    facts: dict[str, Any]
+    body: Body  # detached
+    credentials: Credentials
+    host: str
+    time: float
+
+
 def followup_facts(
-    redirect: dict[str, Any],
-    original_body: Body,
+    original: Original,
     followup: Request,
-    followup_host: str,
+    url: urls.Url,
     upgraded: bool,
     loop: bool,
-    redirect_time: float,
+    chain_left_origin: bool,
+    policy: SecretPolicy,
+    jar: CookieJar,
 ) -> dict[str, Any]:
     """Facts of a 3xx paired with the client's follow-up (includes the redirect's own facts)."""
+    redirect = original.facts
+    before = original.credentials
+    after = credentials_of(followup, policy) if before.any else Credentials()
+    repeated = after.field_prints()
+    origin = urls.parse(redirect["redirect_url"])
+    cookies_out = []
+    if url.host != original.host:
+        https = url.scheme == "https:"
+        cookies_out = sorted(
+            name
+            for name, fingerprint in after.cookies.items()
+            if before.cookies.get(name) == fingerprint and not jar.in_scope(followup.client, name, url.host, https)
+        )
     return {
         **redirect,
         "followup_method": followup.method,
         "followup_url": followup.url,
-        "followup_host": followup_host,
+        "followup_host": url.host,
         "method_changed": followup.method != redirect["original_method"],
-        "body_state": body_state(original_body, followup.body),
+        "body_state": body_state(original.body, followup.body),
         "followup_body_length": followup.body.length,
         "followup_content_headers": content_headers_left(followup),
         "followup_upgraded": upgraded,
         "redirect_loop": loop,
-        "followup_delay": round(max(0.0, followup.time - redirect_time), 3),
+        "followup_delay": round(max(0.0, followup.time - original.time), 3),
+        "followup_origin_relation": urls.origin_relation(origin, url) if origin else "cross-site",
+        "chain_left_origin": chain_left_origin,
+        "credentials_forwarded": sorted(
+            place for place, fingerprint in before.field_prints().items() if fingerprint in repeated.values()
+        ),
+        "authorization_forwarded": before.authorization is not None and after.authorization == before.authorization,
+        "cookies_out_of_scope": cookies_out,
+        "followup_proxy_authorization": header(followup.headers, "proxy-authorization") is not None,
+        "secret_headers_forwarded": sorted(
+            name for name, fingerprint in before.secret_headers.items() if after.secret_headers.get(name) == fingerprint
+        ),
     }

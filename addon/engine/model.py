@@ -31,6 +31,10 @@ class Body:
             return cls(None)
         return cls(len(data), lambda: data)
 
+    def read(self) -> bytes | None:
+        """The bytes, while the flow still holds them (for parsing credentials); None once detached."""
+        return self._read() if self._read is not None else None
+
     def digest(self) -> str | None:
         if self._digest is None and self._read is not None:
             data = self._read()

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from . import facts as F
 from . import urls
-from .model import REDIRECT_STATUSES, Body, ChainPosition, Event, Request, Response
+from .model import REDIRECT_STATUSES, ChainPosition, Event, Request, Response, header_values
+from .secrets import CookieJar, SecretPolicy, credentials_of
 
 Key = tuple[str, str]  # (client, target URL without fragment)
 
@@ -21,8 +22,11 @@ Key = tuple[str, str]  # (client, target URL without fragment)
 @dataclass(slots=True)
 class _Chain:
     id: str
+    first_origin: str
     seen: set[tuple[str, str]] = field(default_factory=set)  # (method, URL) requested in the chain
     looped: bool = False
+    left_origin: bool = False  # a follow-up went to another origin than the first (Fetch drops Authorization)
+    carried_secrets: bool = False
 
     def visit(self, method: str, url: str) -> bool:
         """Record a request in the chain; True the first time the chain repeats one."""
@@ -37,14 +41,18 @@ class _Chain:
 
 
 @dataclass(slots=True)
-class _Pending:
+class Pending:
+    """A redirect waiting for its follow-up."""
+
     key: Key
     chain: _Chain
     hop: int
-    facts: dict
-    body: Body  # detached: length and digest only
+    original: F.Original
     redirect_flow: str
-    time: float
+
+    @property
+    def time(self) -> float:
+        return self.original.time
 
 
 @dataclass(slots=True)
@@ -56,12 +64,16 @@ class Stats:
 
 
 class Pairing:
-    def __init__(self, follow_timeout: float = 30.0, max_pending: int = 10_000) -> None:
+    def __init__(
+        self, follow_timeout: float = 30.0, max_pending: int = 10_000, policy: SecretPolicy | None = None
+    ) -> None:
         self.follow_timeout = follow_timeout
         self.max_pending = max_pending
+        self.policy = policy or SecretPolicy()
+        self.cookies = CookieJar()
         self.stats = Stats()
         self._seq = 0
-        self._pending: OrderedDict[int, _Pending] = OrderedDict()  # oldest first
+        self._pending: OrderedDict[int, Pending] = OrderedDict()  # oldest first
         self._by_key: dict[Key, deque[int]] = {}
         self._clients: dict[str, int] = {}  # pending count per client: skip URL parsing for the rest
         self._inflight: OrderedDict[str, tuple[_Chain, int]] = OrderedDict()  # follow-up flow -> chain, hop
@@ -86,39 +98,46 @@ class Pairing:
         if entry is None:
             return events
         self.stats.followed += 1
-        loop = entry.chain.visit(request.method, url.without_fragment)
-        self._remember_inflight(request.flow_id, entry.chain, entry.hop)
-        hop_facts = F.followup_facts(entry.facts, entry.body, request, url.host, upgraded, loop, entry.time)
+        chain = entry.chain
+        loop = chain.visit(request.method, url.without_fragment)
+        chain.left_origin = chain.left_origin or url.origin != chain.first_origin
+        self._remember_inflight(request.flow_id, chain, entry.hop)
+        hop_facts = F.followup_facts(
+            entry.original, request, url, upgraded, loop, chain.left_origin, self.policy, self.cookies
+        )
         events.append(self._event("followup", hop_facts, entry, request.client, request.flow_id, request.time))
         return events
 
-    def response(self, request: Request, response: Response) -> list[Event]:
-        """A response completed: for a redirect status, its event, and it starts waiting to be followed."""
+    def response(self, request: Request, response: Response) -> tuple[list[Event], Pending | None]:
+        """A response completed. For a redirect status: its event, and the Pending that `wait` starts
+        (the caller may drop it instead, when it stopped the redirect from reaching the client)."""
         events = self.expire(response.time)
         chain, previous_hop = self._inflight.pop(request.flow_id, (None, 0))
+        set_cookies = header_values(response.headers, "set-cookie")
+        start = urls.parse(request.url) if set_cookies or response.status in REDIRECT_STATUSES else None
+        if set_cookies and start is not None:
+            self.cookies.learn(request.client, start.host, set_cookies)
         if response.status not in REDIRECT_STATUSES:
-            return events
+            return events, None
         self.stats.redirects += 1
         if chain is None:
-            chain = _Chain(request.flow_id)
-            start = urls.parse(request.url)
+            chain = _Chain(request.flow_id, start.origin if start else "")
             chain.visit(request.method, start.without_fragment if start else request.url)
+        credentials = credentials_of(request, self.policy)
+        chain.carried_secrets = chain.carried_secrets or credentials.any
         hop = previous_hop + 1
-        redirect = F.redirect_facts(request, response, hop)
-        entry = _Pending(
-            key=(request.client, ""),
-            chain=chain,
-            hop=hop,
-            facts=redirect,
-            body=request.body.detach(),
-            redirect_flow=request.flow_id,
-            time=response.time,
-        )
+        redirect = F.redirect_facts(request, response, hop, credentials, chain.carried_secrets, self.policy)
+        original = F.Original(redirect, request.body.detach(), credentials, start.host if start else "", response.time)
+        entry = Pending((request.client, ""), chain, hop, original, request.flow_id)
         events.append(self._event("response", redirect, entry, request.client, None, response.time))
-        if redirect["location_state"] == "ok":
-            entry.key = (request.client, redirect["location"].split("#", 1)[0])
-            self._add(entry)
-        return events
+        if redirect["location_state"] != "ok":
+            return events, None
+        entry.key = (request.client, redirect["location"].split("#", 1)[0])
+        return events, entry
+
+    def wait(self, entry: Pending) -> None:
+        """Start waiting for the follow-up of a redirect the client received."""
+        self._add(entry)
 
     def error(self, flow_id: str) -> None:
         """A flow ended without a response: it will not continue a chain."""
@@ -143,12 +162,12 @@ class Pairing:
         self._inflight.clear()
         return events
 
-    def _unfollowed(self, entry: _Pending, now: float) -> Event:
+    def _unfollowed(self, entry: Pending, now: float) -> Event:
         self.stats.not_followed += 1
-        return self._event("no-followup", entry.facts, entry, entry.key[0], None, now)
+        return self._event("no-followup", entry.original.facts, entry, entry.key[0], None, now)
 
     @staticmethod
-    def _event(stage, facts, entry: _Pending, client, followup_flow, time) -> Event:
+    def _event(stage, facts, entry: Pending, client, followup_flow, time) -> Event:
         return Event(
             stage=stage,
             facts=facts,
@@ -159,7 +178,7 @@ class Pairing:
             time=time,
         )
 
-    def _add(self, entry: _Pending) -> None:
+    def _add(self, entry: Pending) -> None:
         self._seq += 1
         self._pending[self._seq] = entry
         self._by_key.setdefault(entry.key, deque()).append(self._seq)
@@ -168,7 +187,7 @@ class Pairing:
             self._pop_oldest()
             self.stats.evicted += 1
 
-    def _take(self, key: Key) -> _Pending | None:
+    def _take(self, key: Key) -> Pending | None:
         queue = self._by_key.get(key)
         if not queue:
             return None
@@ -176,7 +195,7 @@ class Pairing:
         self._forget(entry, queue)
         return entry
 
-    def _pop_oldest(self) -> _Pending:
+    def _pop_oldest(self) -> Pending:
         # The oldest entry overall is the oldest of its key too, so it heads that key's queue.
         _, entry = self._pending.popitem(last=False)
         queue = self._by_key[entry.key]
@@ -184,7 +203,7 @@ class Pairing:
         self._forget(entry, queue)
         return entry
 
-    def _forget(self, entry: _Pending, queue: deque[int]) -> None:
+    def _forget(self, entry: Pending, queue: deque[int]) -> None:
         if not queue:
             del self._by_key[entry.key]
         client = entry.key[0]

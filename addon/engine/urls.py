@@ -9,7 +9,6 @@ import ada_url
 from publicsuffixlist import PublicSuffixList
 
 _PSL = PublicSuffixList()
-_DEFAULT_PORTS = {"http:": "80", "https:": "443"}
 HTTP_SCHEMES = frozenset({"http:", "https:"})
 
 
@@ -22,6 +21,8 @@ class Url:
     host: str  # hostname, IPv6 in brackets, no port
     port: str  # explicit non-default port, or ""
     ip_host: bool
+    userinfo: bool  # a user name or password before the host: `https://trusted.example@evil.example`
+    query: str  # without the "?"
 
     @property
     def origin(self) -> str:
@@ -62,6 +63,8 @@ def _from_parts(parts: dict) -> Url:
         host=parts["hostname"],
         port=parts["port"],
         ip_host=parts["host_type"] != ada_url.HostType.DEFAULT,
+        userinfo=bool(parts["username"] or parts["password"]),
+        query=parts["search"].removeprefix("?"),
     )
 
 
@@ -104,7 +107,3 @@ def http_variant(url: Url) -> str | None:
     rest = url.without_fragment.split("//", 1)[1].split("/", 1)
     path = "/" + rest[1] if len(rest) > 1 else "/"
     return f"http://{url.host}{port}{path}"
-
-
-def default_port(url: Url) -> str:
-    return url.port or _DEFAULT_PORTS.get(url.scheme, "")

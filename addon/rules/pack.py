@@ -19,7 +19,11 @@ DEFAULT_PACK = "default.yaml"
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _FILE_KEYS = ("rules", "overrides", "disable")
-_RULE_KEYS = ("id", "title", "severity", "action", "on", "description", "references", "when", "hosts", "exclude_hosts")
+_RULE_KEYS = (
+    "id", "title", "severity", "escalate", "action", "on", "description", "references", "when", "hosts",
+    "exclude_hosts",
+)  # fmt: skip
+_ESCALATION_KEYS = ("severity", "when")
 _REQUIRED = ("id", "title", "severity", "description", "when")
 _OVERRIDE_KEYS = ("severity", "action", "hosts", "exclude_hosts")
 
@@ -38,10 +42,14 @@ class Rule:
     hosts: tuple[str, ...]  # globs on redirect_host; empty: every host
     exclude_hosts: tuple[str, ...]
     source: str  # file:line where the rule (or its last override) was written
+    escalations: tuple[tuple[str, Test], ...] = ()  # (severity, condition): the first that holds raises it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_include", tuple(glob_pattern(g) for g in self.hosts))
         object.__setattr__(self, "_exclude", tuple(glob_pattern(g) for g in self.exclude_hosts))
+
+    def severity_for(self, facts: dict[str, Any]) -> str:
+        return next((severity for severity, test in self.escalations if test(facts)), self.severity)
 
     def applies_to(self, host: str) -> bool:
         host = host.lower()
@@ -148,10 +156,14 @@ def _rule(path: str, node: Node) -> Rule:
             rule_id,
         )
     stage = _choice(path, fields.get("on"), STAGES, "on", rule_id, default="followup")
-    try:
-        test, used = compile_condition(fields["when"], stage)
-    except ConditionError as error:
-        raise RulesError(path, error.line, str(error), rule_id) from None
+    test, used = _condition(path, fields["when"], stage, rule_id)
+    escalations = []
+    for item in _list(path, fields.get("escalate"), "escalate"):
+        if item.kind != "mapping" or set(item.value) != set(_ESCALATION_KEYS):
+            raise RulesError(path, item.line, "an escalation is a mapping of severity and when", rule_id)
+        raised, raised_facts = _condition(path, item.value["when"], stage, rule_id)
+        escalations.append((_choice(path, item.value["severity"], SEVERITIES, "severity", rule_id), raised))
+        used += tuple(name for name in raised_facts if name not in used)
     return Rule(
         id=rule_id,
         title=_text(path, fields["title"], "title", rule_id),
@@ -165,7 +177,15 @@ def _rule(path: str, node: Node) -> Rule:
         hosts=_strings(path, fields.get("hosts"), "hosts", rule_id),
         exclude_hosts=_strings(path, fields.get("exclude_hosts"), "exclude_hosts", rule_id),
         source=f"{path}:{node.line}",
+        escalations=tuple(escalations),
     )
+
+
+def _condition(path: str, node: Node, stage: str, rule_id: str) -> tuple[Test, tuple[str, ...]]:
+    try:
+        return compile_condition(node, stage)
+    except ConditionError as error:
+        raise RulesError(path, error.line, str(error), rule_id) from None
 
 
 def _override(path: str, rule_id: str, node: Node, rules: dict[str, Rule]) -> Rule:

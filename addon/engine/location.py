@@ -1,0 +1,89 @@
+"""What a Location value says about the server that sent it: confusing spellings, where it came from,
+tokens it carries, and the OAuth authorization request it may start."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+
+from . import urls
+from .secrets import TOKEN_PARAMS
+
+_SCHEME_NO_SLASHES = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!//)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TOKENS = frozenset(TOKEN_PARAMS)
+
+
+def confusing(base: str, raw: str, target: urls.Url | None) -> list[str]:
+    """Reasons a Location may read differently in browsers and RFC 3986 resolvers, or hide its host."""
+    reasons = []
+    text = raw.strip(" \t\r\n")
+    if text.startswith(("//", "\\\\", "/\\", "\\/")):
+        reasons.append("protocol-relative")
+    if "\\" in raw:
+        reasons.append("backslash")
+    if _CONTROL.search(raw):
+        reasons.append("control-characters")
+    if _SCHEME_NO_SLASHES.match(text) and text.split(":", 1)[0].lower() in ("http", "https"):
+        reasons.append("scheme-without-slashes")
+    if target is not None and target.userinfo:
+        reasons.append("userinfo")
+    if target is not None and target.is_http:
+        try:
+            rfc3986_host = (urlsplit(urljoin(base, raw)).hostname or "").lower()
+        except ValueError:
+            rfc3986_host = ""
+        if rfc3986_host.strip("[]") != target.host.strip("[]"):
+            reasons.append("parsers-disagree")
+    return reasons
+
+
+def parameter_source(
+    request_url: str, form: list[tuple[str, str]], target: urls.Url, names: frozenset[str]
+) -> str | None:
+    """The request parameter (query or form) whose value, decoded once or twice, is the Location's target."""
+    params = parse_qsl(urlsplit(request_url).query, keep_blank_values=True) + form
+    wanted = target.without_fragment
+    for name, value in params:
+        if name.lower() not in names or not value:
+            continue
+        for candidate in (value, unquote(value)):
+            resolved = urls.resolve(request_url, candidate)
+            if resolved is not None and resolved.without_fragment == wanted:
+                return name
+    return None
+
+
+def tokens(target: urls.Url) -> list[str]:
+    """Token and password parameters in the Location's query (names only)."""
+    names = {name for name, _ in parse_qsl(target.query, keep_blank_values=True)}
+    return sorted(name for name in names if name.lower() in _TOKENS)
+
+
+def oauth_weaknesses(target: urls.Url) -> list[str] | None:
+    """For an OAuth authorization request (response_type and client_id in the query), what RFC 9700
+    discourages in it; None when the Location is no authorization request."""
+    params = dict(parse_qsl(target.query, keep_blank_values=True))
+    if "response_type" not in params or "client_id" not in params:
+        return None
+    weaknesses = []
+    if not params.get("state") and not params.get("code_challenge"):
+        weaknesses.append("no-state-or-pkce")
+    if params.get("code_challenge") and params.get("code_challenge_method", "plain").lower() == "plain":
+        weaknesses.append("pkce-plain")
+    if "token" in params["response_type"].split():
+        weaknesses.append("implicit-grant")
+    redirect_uri = urls.parse(params.get("redirect_uri", ""))
+    if redirect_uri is not None and redirect_uri.scheme == "http:" and not _loopback(redirect_uri):
+        weaknesses.append("http-redirect-uri")
+    return weaknesses
+
+
+def _loopback(url: urls.Url) -> bool:
+    if url.host == "localhost" or url.host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(url.host.strip("[]")).is_loopback
+    except ValueError:
+        return False

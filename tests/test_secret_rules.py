@@ -1,0 +1,284 @@
+"""Every secrets rule on the engine and the default pack: a scenario that fires it and a near miss that does not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from redirect_audit.auditor import Auditor
+from redirect_audit.engine.model import Body
+from redirect_audit.engine.secrets import SecretPolicy, credentials_of
+from redirect_audit.rules.pack import RuleSet
+
+from .exchanges import req, resp
+
+RULES = RuleSet.load()
+FORM = ("Content-Type", "application/x-www-form-urlencoded")
+JSON = ("Content-Type", "application/json")
+IDP, CLIENT = "https://idp.example.com", "https://app.example.net"
+
+
+def audit(*steps, block_on=None, live=False):
+    """Feed (request, response-or-None) steps; returns {rule: [findings]}."""
+    auditor = Auditor(RULES, block_on=block_on)
+    found = {}
+    for t, (request, response) in enumerate(steps):
+        request.time = float(t)
+        for finding in auditor.request(request, live=live):
+            found.setdefault(finding.rule, []).append(finding)
+        if response is not None:
+            response.time = t + 0.5
+            for finding in auditor.response(request, response, live=live):
+                found.setdefault(finding.rule, []).append(finding)
+    return found
+
+
+LOGIN = b"username=alice&password=hunter2"
+
+
+def login_307(target, status=307, body=LOGIN, method="POST"):
+    return [
+        (req(method, f"{IDP}/login", body=body, headers=[FORM]), resp(status, target)),
+        (req(method if status in (307, 308) else "GET", target,
+             body=body if status in (307, 308) else b"", headers=[FORM] if status in (307, 308) else []),
+         resp(200, None)),
+    ]  # fmt: skip
+
+
+CASES = [
+    # rule, firing steps, near-miss steps
+    ("credentials-forwarded", login_307(f"{CLIENT}/cb"), login_307(f"{IDP}/next")),
+    ("credential-post-307", login_307(f"{CLIENT}/cb"), login_307(f"{CLIENT}/cb", status=303)),
+    (
+        "authorization-cross-origin",
+        [
+            (req("GET", f"{IDP}/api", headers=[("Authorization", "Bearer T")]), resp(302, f"{CLIENT}/x")),
+            (req("GET", f"{CLIENT}/x", headers=[("Authorization", "Bearer T")]), None),
+        ],
+        [
+            (req("GET", f"{IDP}/api", headers=[("Authorization", "Bearer T")]), resp(302, f"{IDP}/x")),
+            (req("GET", f"{IDP}/x", headers=[("Authorization", "Bearer T")]), None),
+        ],
+    ),
+    (
+        "cookie-cross-origin",
+        [
+            (req("GET", f"{IDP}/a", headers=[("Cookie", "sid=s3cr3t")]), resp(302, f"{CLIENT}/x")),
+            (req("GET", f"{CLIENT}/x", headers=[("Cookie", "sid=s3cr3t")]), None),
+        ],
+        [  # the target set that cookie itself: it owns it
+            (req("GET", f"{CLIENT}/login"), resp(200, None, headers=[("Set-Cookie", "sid=s3cr3t; Path=/")])),
+            (req("GET", f"{IDP}/a", headers=[("Cookie", "sid=s3cr3t")]), resp(302, f"{CLIENT}/x")),
+            (req("GET", f"{CLIENT}/x", headers=[("Cookie", "sid=s3cr3t")]), None),
+        ],
+    ),
+    (
+        "proxy-authorization-forwarded",
+        [
+            (req("GET", f"{IDP}/a", headers=[("Proxy-Authorization", "Basic eDp5")]), resp(302, f"{CLIENT}/x")),
+            (req("GET", f"{CLIENT}/x", headers=[("Proxy-Authorization", "Basic eDp5")]), None),
+        ],
+        [
+            (req("GET", f"{IDP}/a", headers=[("Proxy-Authorization", "Basic eDp5")]), resp(302, f"{CLIENT}/x")),
+            (req("GET", f"{CLIENT}/x"), None),
+        ],
+    ),
+    (
+        "secret-header-cross-origin",
+        [
+            (req("GET", f"{IDP}/a", headers=[("X-API-Key", "k-123")]), resp(307, f"{CLIENT}/x")),
+            (req("GET", f"{CLIENT}/x", headers=[("X-API-Key", "k-123")]), None),
+        ],
+        [
+            (req("GET", f"{IDP}/a", headers=[("X-API-Key", "k-123")]), resp(307, f"{IDP}/x")),
+            (req("GET", f"{IDP}/x", headers=[("X-API-Key", "k-123")]), None),
+        ],
+    ),
+    (
+        "https-downgrade",
+        [(req("GET", f"{IDP}/a"), resp(301, "http://idp.example.com/a"))],
+        [(req("GET", "http://idp.example.com/a"), resp(301, f"{IDP}/a"))],
+    ),
+    (
+        "open-redirect",
+        [(req("GET", f"{IDP}/logout?next=https%3A%2F%2Fevil.example%2F"), resp(302, "https://evil.example/"))],
+        [(req("GET", f"{IDP}/logout?next=%2Fhome"), resp(302, "/home"))],
+    ),
+    (
+        "location-confusing",
+        [(req("GET", f"{IDP}/a"), resp(302, "/\\evil.example"))],
+        [(req("GET", f"{IDP}/a"), resp(302, "/evil.example"))],
+    ),
+    (
+        "location-bad-scheme",
+        [(req("GET", f"{IDP}/a"), resp(302, "javascript:alert(1)"))],
+        [(req("GET", f"{IDP}/a"), resp(302, "https://idp.example.com/javascript"))],
+    ),
+    (
+        "token-in-location",
+        [(req("GET", f"{IDP}/authorize"), resp(302, f"{IDP}/cb?access_token=tok"))],
+        [(req("GET", f"{IDP}/authorize"), resp(302, f"{IDP}/cb?code=abc&state=xyz"))],
+    ),
+    (
+        "oauth-authorization-request-weak",
+        [(req("GET", f"{CLIENT}/login"), resp(302, f"{IDP}/authorize?response_type=code&client_id=c"))],
+        [
+            (
+                req("GET", f"{CLIENT}/login"),
+                resp(
+                    302,
+                    f"{IDP}/authorize?response_type=code&client_id=c&state=s&code_challenge=x"
+                    "&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fapp.example.net%2Fcb",
+                ),
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "firing", "near_miss"), CASES, ids=[c[0] for c in CASES])
+def test_fires_and_near_miss_stays_silent(rule, firing, near_miss):
+    assert rule in audit(*firing)
+    assert rule not in audit(*near_miss)
+
+
+def test_authorization_after_a_round_trip_counts():
+    """Fetch drops Authorization at the first cross-origin hop for good: A -> B -> A still leaks."""
+    token = [("Authorization", "Bearer T")]
+    found = audit(
+        (req("GET", f"{IDP}/1", headers=token, flow_id="a1"), resp(302, f"{CLIENT}/2")),
+        (req("GET", f"{CLIENT}/2", flow_id="b"), resp(302, f"{IDP}/3")),  # client stripped it here
+        (req("GET", f"{IDP}/3", headers=token, flow_id="a2"), None),  # and restored it: a leak
+    )
+    assert "authorization-cross-origin" not in found  # hop 2's original had no Authorization to forward
+    found = audit(
+        (req("GET", f"{IDP}/1", headers=token), resp(302, f"{CLIENT}/2")),
+        (req("GET", f"{CLIENT}/2", headers=token), resp(302, f"{IDP}/3")),
+        (req("GET", f"{IDP}/3", headers=token), None),
+    )
+    hops = sorted(f.chain["hop"] for f in found["authorization-cross-origin"])
+    assert hops == [1, 2]  # B got it, and so did A on the way back
+
+
+def test_escalations():
+    downgrade = audit((req("GET", f"{IDP}/a"), resp(301, "http://idp.example.com/a")))
+    assert downgrade["https-downgrade"][0].severity == "medium"
+    with_secret = audit(
+        (req("POST", f"{IDP}/login", body=LOGIN, headers=[FORM]), resp(302, "http://idp.example.com/a"))
+    )
+    assert with_secret["https-downgrade"][0].severity == "high"
+    same_site = audit((req("GET", f"{IDP}/x"), resp(302, f"{IDP}/cb?access_token=tok")))
+    cross_site = audit((req("GET", f"{IDP}/x"), resp(302, f"{CLIENT}/cb?access_token=tok")))
+    assert same_site["token-in-location"][0].severity == "medium"
+    assert cross_site["token-in-location"][0].severity == "high"
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("//evil.example/", "protocol-relative"),
+        ("/\\evil.example", "backslash"),
+        ("/a\tb", "control-characters"),
+        ("http:evil.example", "scheme-without-slashes"),
+        ("https://idp.example.com@evil.example/", "userinfo"),
+        ("/\\evil.example", "parsers-disagree"),
+    ],
+)
+def test_location_confusing_reasons(location, reason):
+    found = audit((req("GET", f"{IDP}/a"), resp(302, location)))
+    assert reason in found["location-confusing"][0].evidence["location_confusing"]
+
+
+@pytest.mark.parametrize(
+    ("query", "weakness"),
+    [
+        ("response_type=code&client_id=c", "no-state-or-pkce"),
+        ("response_type=code&client_id=c&code_challenge=x", "pkce-plain"),
+        ("response_type=token&client_id=c&state=s", "implicit-grant"),
+        ("response_type=code&client_id=c&state=s&redirect_uri=http%3A%2F%2Fapp.example%2Fcb", "http-redirect-uri"),
+    ],
+)
+def test_oauth_weaknesses(query, weakness):
+    found = audit((req("GET", f"{CLIENT}/login"), resp(302, f"{IDP}/authorize?{query}")))
+    assert found["oauth-authorization-request-weak"][0].evidence["oauth_weaknesses"] == [weakness]
+
+
+def test_loopback_http_redirect_uri_is_fine():
+    query = "response_type=code&client_id=c&state=s&redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2Fcb"
+    assert "oauth-authorization-request-weak" not in audit(
+        (req("GET", f"{CLIENT}/login"), resp(302, f"{IDP}/authorize?{query}"))
+    )
+
+
+def test_open_redirect_decoded_twice():
+    twice = "https%253A%252F%252Fevil.example%252F"
+    found = audit((req("GET", f"{IDP}/go?returnTo={twice}"), resp(302, "https://evil.example/")))
+    assert found["open-redirect"][0].evidence["location_from_parameter"] == "returnTo"
+
+
+POLICY = SecretPolicy()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "places"),
+    [
+        ("application/x-www-form-urlencoded", b"user=a&Password=x&pin=1", ["form:Password", "form:pin"]),
+        ("application/json", b'{"user": {"password": "x", "otp": 123}, "list": [{"api_key": "k"}]}',
+         ["json:list[0].api_key", "json:user.otp", "json:user.password"]),
+        ("multipart/form-data; boundary=XyZ",
+         b'--XyZ\r\nContent-Disposition: form-data; name="client_secret"\r\n\r\ns3\r\n--XyZ--\r\n',
+         ["multipart:client_secret"]),
+        ("text/plain", b"password=x", []),
+    ],
+)  # fmt: skip
+def test_credential_fields_found_by_name(content_type, body, places):
+    found = credentials_of(req("POST", "https://a.example/?access_token=t", body=body,
+                               headers=[("Content-Type", content_type)]), POLICY)  # fmt: skip
+    assert sorted(found.body) == places
+    assert list(found.query) == ["query:access_token"]
+    assert not found.unparsed
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b'{"password": '),
+        ("application/json", b"[" * 5000),
+        ("multipart/form-data", b"--x\r\n"),
+        ("application/json", b"\xff\xfe"),
+    ],
+)
+def test_malformed_bodies_are_unparsed_not_a_crash(content_type, body):
+    found = credentials_of(req("POST", body=body, headers=[("Content-Type", content_type)]), POLICY)
+    assert found.unparsed and not found.body
+
+
+def test_large_and_streamed_bodies_are_unparsed():
+    small = SecretPolicy(max_parse_bytes=10)
+    big = credentials_of(req("POST", body=b"password=0123456789", headers=[FORM]), small)
+    streamed = credentials_of(req("POST", body=Body(None), headers=[FORM]), POLICY)
+    assert big.unparsed and streamed.unparsed
+
+
+def test_block_mode_marks_live_findings_only():
+    live = audit(*login_307(f"{CLIENT}/cb"), block_on="high", live=True)
+    assert live["credential-post-307"][0].action == "blocked"
+    assert "credentials-forwarded" not in live  # the 307 was replaced: nothing to follow
+    recorded = audit(*login_307(f"{CLIENT}/cb"), block_on="high", live=False)
+    assert recorded["credential-post-307"][0].action == "logged"
+    assert recorded["credentials-forwarded"][0].action == "logged"
+
+
+def test_redaction_in_findings():
+    secret = "Zq-very-secret-91"
+    found = audit(
+        (req("POST", f"{IDP}/login?password={secret}", body=f"password={secret}".encode(), headers=[FORM]),
+         resp(307, f"{CLIENT}/cb?access_token={secret}")),
+        (req("POST", f"{CLIENT}/cb?access_token={secret}", body=f"password={secret}".encode(), headers=[FORM]),
+         None),
+    )  # fmt: skip
+    assert {"credentials-forwarded", "token-in-location", "credential-post-307"} <= set(found)
+    text = json.dumps([f.record() for findings in found.values() for f in findings])
+    assert secret not in text
+    assert "password=redacted:" in text and "access_token=redacted:" in text
