@@ -5,8 +5,8 @@ the tests can check what a client really sent on a follow-up (and that a blocked
 
     /redirect?status=307&to=/echo       that status, `Location: <to>` verbatim (no `to`: no Location);
                                         `&cookie=...` adds Set-Cookie (repeatable), `&loc2=...` a second Location
-    /authorize?status=..&to=..          the same, for a login form's POST target
-    /login?status=303&to=URL            an HTML login form posting to /authorize with that status and target
+    /go/STATUS/BASE64URL                that status to a fixed target (not taken from a parameter: no open redirect)
+    /login?status=303&to=URL            an HTML login form whose POST is answered with that status and target
     /chain/N?status=302                 N more redirects, then 200 (the query string is kept)
     /loop/a, /loop/b                    redirect to each other forever (the query string is kept)
     /setcookie?cookie=...               200 with Set-Cookie (repeatable)
@@ -15,13 +15,14 @@ the tests can check what a client really sent on a follow-up (and that a blocked
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
         path = url.path
-        if path in ("/redirect", "/authorize"):
+        if path == "/redirect":
             return self._redirect(query)
+        if path.startswith("/go/"):
+            return self._go(path)
         if path.startswith("/chain/"):
             return self._chain(path, url.query, query)
         if path in ("/loop/a", "/loop/b"):
@@ -111,6 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
         headers += [("Set-Cookie", cookie) for cookie in query.get("cookie", [])]
         self._send(status, b"redirecting", "text/plain", headers)
 
+    def _go(self, path: str) -> None:
+        _, _, status, target = path.split("/", 3)
+        location = base64.urlsafe_b64decode(target.encode() + b"==").decode("utf-8", "surrogateescape")
+        self._send(int(status), b"redirecting", "text/plain", [("Location", location)])
+
     def _chain(self, path: str, query_string: str, query: dict[str, list[str]]) -> None:
         remaining = int(path.rsplit("/", 1)[1] or 0)
         if remaining <= 0:
@@ -119,9 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, b"next", "text/plain", [("Location", f"/chain/{remaining - 1}?{query_string}")])
 
     def _login(self, query: dict[str, list[str]]) -> None:
+        # The form posts to a /go/ URL: the identity provider's redirect is fixed, not an open redirect.
         status = query.get("status", ["303"])[0]
-        target = query.get("to", ["/echo"])[0]
-        action = html.escape(f"/authorize?status={status}&to={quote(target, safe='')}")
+        target = base64.urlsafe_b64encode(query.get("to", ["/echo"])[0].encode()).decode().rstrip("=")
+        action = html.escape(f"/go/{status}/{target}")
         page = (
             '<!doctype html><title>Sign in</title><form method=post action="' + action + '">'
             "<input name=username value=alice><input name=password type=password value=''>"
@@ -181,6 +190,11 @@ class ScenarioUpstream:
 
     def url(self, path: str, origin: int = 0) -> str:
         return self.origins[origin] + path
+
+    def go(self, status: int, location: str, origin: int = 0) -> str:
+        """The URL of a redirect with `status` to `location`, fixed by the server (see /go/)."""
+        encoded = base64.urlsafe_b64encode(location.encode()).decode().rstrip("=")
+        return self.url(f"/go/{status}/{encoded}", origin)
 
     def record(self, arrival: Arrival) -> None:
         with self._lock:
