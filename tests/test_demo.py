@@ -21,6 +21,9 @@ def test_demo_runs_end_to_end():
     assert re.search(r"requests\s+clean", webhook) and re.search(r"httpx\s+clean", webhook)
     marketing = out.split("marketing-302:")[1].split("\n\n")[0]
     assert marketing.count("clean") == len(marketing.strip().splitlines()) - 1
+    login = out.split("login-307:")[1].split("\n\n")[0]
+    assert re.search(r"requests\s+credential-post-307, credentials-forwarded", login)
+    assert re.search(r"urllib\s+authorization-cross-origin, cookie-cross-origin", out)
     assert "redirect-audit summary:" in out
     report = re.search(r"report: (\S+)", out).group(1)
     assert Path(report).read_text().count('"rule"') > 20

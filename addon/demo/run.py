@@ -25,9 +25,12 @@ class Scenario:
     name: str
     story: str
     method: str
-    path: str  # with {tag}: a query fragment that makes every URL of one (scenario, client) unique
+    path: str  # with {tag}: a query fragment that makes every URL of one (scenario, client) unique;
+    # "" for a redirect the server fixes itself to the other origin, with status `cross_origin`
     body: bytes | None = None
     content_type: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    cross_origin: int = 0
 
 
 WEBHOOK = json.dumps({"event": "invoice.paid", "lines": ["x" * 1000] * 1000}).encode()  # about 1 MB
@@ -67,6 +70,32 @@ SCENARIOS = (
     ),
     Scenario("head-302", "uptime monitor's HEAD meets a 302", "HEAD", "/redirect?status=302&to={to}"),
     Scenario("marketing-302", "302 marketing redirect of a GET page", "GET", "/redirect?status=302&to={to}"),
+    Scenario(
+        "login-307",
+        "identity provider answers the login POST with 307 to the client site",
+        "POST",
+        "",
+        b"username=alice&password=correct-horse",
+        "application/x-www-form-urlencoded",
+        cross_origin=307,
+    ),
+    Scenario(
+        "login-303",
+        "the same login answered with 303, as RFC 9700 asks",
+        "POST",
+        "",
+        b"username=alice&password=correct-horse",
+        "application/x-www-form-urlencoded",
+        cross_origin=303,
+    ),
+    Scenario(
+        "api-302-credentials",
+        "API call with Authorization, Cookie and X-API-Key redirected to another host",
+        "GET",
+        "",
+        headers=(("Authorization", "Bearer eyJ-demo"), ("Cookie", "session=s3ss10n"), ("X-API-Key", "demo-key-123")),
+        cross_origin=302,
+    ),
     Scenario("no-location", "a 302 that forgot its Location", "GET", "/redirect?status=302&{tag}"),
     Scenario("loop", "two pages that redirect to each other", "GET", "/loop/a?{tag}"),
     Scenario("long-chain", "a chain of 22 redirects", "GET", "/chain/22?{tag}"),
@@ -79,6 +108,8 @@ def _tag(scenario: Scenario, client: str) -> str:
 
 def _url(upstream: ScenarioUpstream, scenario: Scenario, client: str) -> str:
     tag = _tag(scenario, client)
+    if scenario.cross_origin:
+        return upstream.go(scenario.cross_origin, upstream.url(f"/result?{tag}", 1)) + f"?{tag}"
     target = quote(f"/result?{tag}", safe="")
     return upstream.url(scenario.path.format(tag=tag, to=f"{target}&{tag}"))
 
@@ -100,7 +131,9 @@ def run_demo(out=sys.stdout) -> int:
             print(f"proxy on {proxy.url}; upstream on {' and '.join(upstream.origins)}\n", file=out)
             outcomes = {}
             for scenario in SCENARIOS:
-                headers = {"Content-Type": scenario.content_type} if scenario.content_type else None
+                headers = dict(scenario.headers)
+                if scenario.content_type:
+                    headers["Content-Type"] = scenario.content_type
                 for client in clients:
                     url = _url(upstream, scenario, client)
                     outcomes[scenario.name, client] = send(
