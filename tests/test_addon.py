@@ -141,3 +141,48 @@ async def test_an_exception_for_one_flow_never_stops_traffic(addon, caplog):
     assert "redirect-audit internal error on flow" in caplog.text
     assert "RuntimeError: boom" in caplog.text
     assert f.error is None and f.response.status_code == 200
+
+
+async def test_live_followup_violation_is_blocked_before_the_upstream(addon, tmp_path):
+    tctx, audit = addon
+    tctx.configure(audit, redirect_audit_block_on="high")
+    original = flow("POST", "http://api.example/hook", content=b'{"a":1}', status=307, location="/v2", live=True)
+    await through(tctx, audit, original)
+    followup = flow("GET", "http://api.example/v2", live=True)  # no response yet: still on its way upstream
+    await tctx.cycle(audit, followup)
+    assert followup.response.status_code == 403
+    assert "rule=method-changed; severity=high" in followup.response.headers["X-Redirect-Audit"]
+    assert followup.marked == ":no_entry:"
+    assert {r["rule"]: r["action"] for r in report_lines(tmp_path)}["method-changed"] == "blocked"
+
+
+async def test_live_redirect_violation_replaces_the_3xx(addon):
+    tctx, audit = addon
+    tctx.configure(audit, redirect_audit_block_on="medium")
+    bad = flow("GET", "http://a.example/", status=302, location="javascript:alert(1)", live=True)
+    await through(tctx, audit, bad)
+    assert bad.response.status_code == 403
+    assert "location" not in bad.response.headers
+    assert audit.auditor.pairing.pending == 0  # nothing waits for a follow-up that cannot come
+
+
+async def test_recorded_flows_are_never_blocked(addon, tmp_path):
+    tctx, audit = addon
+    tctx.configure(audit, redirect_audit_block_on="info")
+    bad = flow("GET", "http://a.example/", status=302, location="javascript:alert(1)", live=False)
+    await through(tctx, audit, bad)
+    assert bad.response.status_code == 302
+    assert {r["action"] for r in report_lines(tmp_path)} == {"logged"}
+
+
+def test_block_on_is_validated(addon):
+    tctx, audit = addon
+    with pytest.raises(exceptions.OptionsError, match="redirect_audit_block_on: one of"):
+        tctx.configure(audit, redirect_audit_block_on="severe")
+
+
+def test_secret_lists_are_options(addon):
+    tctx, audit = addon
+    tctx.configure(audit, redirect_audit_secret_fields=["Tenant_PIN"], redirect_audit_secret_headers=["X-Tenant"])
+    assert audit.auditor.policy.fields == frozenset({"tenant_pin"})
+    assert audit.auditor.policy.headers == frozenset({"x-tenant"})

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from redirect_audit.demo.clients import send
+from redirect_audit.demo.process import ProxyProcess
 
 _tags = itertools.count()
 JSON = {"Content-Type": "application/json"}
@@ -161,3 +162,26 @@ def test_clean_scenarios_produce_nothing_above_info(upstream, cli_proxy, client)
     if client != "urllib":
         (arrival,) = upstream.arrivals_for(f"/echo?tag={tags[-1]}")
         assert arrival.method == "POST" and arrival.body == WEBHOOK  # verified preserved, end to end
+
+
+def test_streamed_bodies_are_unknown_and_never_crash(upstream, tmp_path):
+    """With stream_large_bodies the proxy never sees the body: body facts are unknown, the default rules stay
+    silent, and a blocking rule can still replace a (buffered) 3xx."""
+    probe = tmp_path / "probe.yaml"
+    probe.write_text(
+        "rules:\n  - id: body-unknown\n    title: Body not seen\n    severity: info\n"
+        "    description: The proxy streamed a body.\n    when: {body_state: unknown, original_body: unknown}\n"
+    )
+    proxy = ProxyProcess.cli(tmp_path, "--set", "stream_large_bodies=1k", "--block-on", "medium", "--rules", str(probe))
+    try:
+        url, tag = redirect(upstream, 307)
+        big = b"x" * 50_000
+        assert send("naive-replay", "POST", url, proxy=proxy.url, body=big, headers=JSON).ok  # re-sends 64 KiB: same
+        (arrival,) = upstream.arrivals_for(f"/echo?tag={tag}")
+        assert arrival.body == big  # streamed through, untouched
+        bad = send("requests", "GET", upstream.go(302, "javascript:alert(1)"), proxy=proxy.url, follow=False)
+        assert bad.status == 403  # still blocked although responses stream
+    finally:
+        assert proxy.stop() == 0
+    assert [f["rule"] for f in proxy.findings(tag) if f["rule"].startswith("body-")] == ["body-unknown"]
+    assert "internal error" not in proxy.output
