@@ -186,3 +186,13 @@ def test_secret_lists_are_options(addon):
     tctx.configure(audit, redirect_audit_secret_fields=["Tenant_PIN"], redirect_audit_secret_headers=["X-Tenant"])
     assert audit.auditor.policy.fields == frozenset({"tenant_pin"})
     assert audit.auditor.policy.headers == frozenset({"x-tenant"})
+
+
+async def test_unparsed_bodies_are_counted_in_the_summary(addon, caplog):
+    tctx, audit = addon
+    caplog.set_level(logging.WARNING)
+    broken = flow("POST", "http://a.example/login", content=b'{"password": ', status=307, location="/next")
+    broken.request.headers["content-type"] = "application/json"
+    await through(tctx, audit, broken)
+    audit.done()
+    assert "1 bodies not parsed for credentials" in caplog.text

@@ -61,6 +61,7 @@ class Stats:
     followed: int = 0
     not_followed: int = 0
     evicted: int = 0
+    unparsed_bodies: int = 0  # redirected bodies that might hold credentials but were too large or malformed
 
 
 class Pairing:
@@ -124,6 +125,7 @@ class Pairing:
             chain = _Chain(request.flow_id, start.origin if start else "")
             chain.visit(request.method, start.without_fragment if start else request.url)
         credentials = credentials_of(request, self.policy)
+        self.stats.unparsed_bodies += credentials.unparsed
         chain.carried_secrets = chain.carried_secrets or credentials.any
         hop = previous_hop + 1
         redirect = F.redirect_facts(request, response, hop, credentials, chain.carried_secrets, self.policy)

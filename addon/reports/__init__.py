@@ -1,1 +1,1 @@
-"""Reports: JSON Lines, console."""
+"""Reports: JSON Lines, console lines and the summary, the page a blocked client gets."""

@@ -35,7 +35,8 @@ class Tally:
     def summary(self, stats: Stats) -> str:
         lines = [
             f"redirect-audit summary: {stats.redirects} redirects, {stats.followed} followed, "
-            f"{stats.not_followed} not followed, {stats.evicted} evicted from the pending table",
+            f"{stats.not_followed} not followed, {stats.evicted} evicted from the pending table, "
+            f"{stats.unparsed_bodies} bodies not parsed for credentials (too large or malformed)",
         ]
         if not self.by_rule:
             lines.append("no findings")
