@@ -6,6 +6,7 @@ back in that order. Whether a finding was blocked is the adapter's decision (onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +91,7 @@ class Auditor:
         self.rules = rules
         self.block_on = block_on
         self.pairing = Pairing(follow_timeout=follow_timeout, max_pending=max_pending, policy=policy)
+        self.observers: list[Callable[[Event, list[Finding]], None]] = []  # see every event, e.g. for chains
 
     @property
     def policy(self) -> SecretPolicy:
@@ -137,8 +139,10 @@ class Auditor:
         return self._judge(self.pairing.finish(now))
 
     def _judge(self, events: list[Event]) -> list[Finding]:
-        return [
-            finding_for(rule, event, self.policy)
-            for event in events
-            for rule in self.rules.matching(event.stage, event.facts)
-        ]
+        judged = []
+        for event in events:
+            findings = [finding_for(rule, event, self.policy) for rule in self.rules.matching(event.stage, event.facts)]
+            for observe in self.observers:
+                observe(event, findings)
+            judged += findings
+        return judged

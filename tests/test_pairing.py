@@ -180,3 +180,10 @@ def test_streamed_body_is_unknown():
     (event,) = followups(p.request(req("POST", url="http://a.example/next", body=b"abc")))
     assert event.facts["original_body"] == "unknown"
     assert event.facts["body_state"] == "unknown"
+
+
+def test_an_empty_query_still_pairs():
+    """Browsers keep `Location: /next?`, many clients drop the `?`: the same resource either way."""
+    p = Pairing()
+    redirect(p, req(), resp(302, "/next?"))
+    assert followups(p.request(req(url="http://a.example/next")))

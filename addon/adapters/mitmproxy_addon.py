@@ -14,7 +14,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http
+from mitmproxy import types as mtypes
 
 from ..auditor import Auditor, Finding
 from ..engine.model import REDIRECT_STATUSES
@@ -27,8 +28,7 @@ from ..engine.secrets import (
     redact_url,
 )
 from ..reports.blocked import blocked_header, blocked_page
-from ..reports.console import Tally, finding_line
-from ..reports.jsonl import JsonLinesReport
+from ..reports.session import Session
 from ..rules.pack import SEVERITIES, RuleSet
 from ..rules.yamlnodes import RulesError
 from .flows import request_of, response_of
@@ -92,8 +92,7 @@ def _auditor_settings(options, key: bytes | None) -> dict:
 class RedirectAudit:
     def __init__(self) -> None:
         self.auditor: Auditor | None = None
-        self.tally = Tally()
-        self.report: JsonLinesReport | None = None
+        self.session: Session | None = None
         self._live_seen = False
         self._last_time = 0.0
         self._ticker: asyncio.Task | None = None
@@ -107,6 +106,7 @@ class RedirectAudit:
             "Rule files applied after the default pack, in order (add, override or disable rules).",
         )
         add("redirect_audit_report", str | None, None, "Append findings to this JSON Lines file.")
+        add("redirect_audit_html", str | None, None, "Write the HTML report of the session to this file at exit.")
         add(
             "redirect_audit_follow_timeout",
             str,
@@ -160,6 +160,7 @@ class RedirectAudit:
             raise exceptions.OptionsError(str(error)) from None
         if self.auditor is None:
             self.auditor = Auditor(**settings)
+            self.session = Session(self.auditor, write_line=logger.warning)
         else:  # keep what is pending: only rules, limits and policy change
             self.auditor.rules = settings["rules"]
             self.auditor.block_on = settings["block_on"]
@@ -170,14 +171,32 @@ class RedirectAudit:
             self._open_report(ctx.options.redirect_audit_report)
 
     def _open_report(self, path: str | None) -> None:
-        if self.report is not None:
-            self.report.close()
-            self.report = None
-        if path:
-            try:
-                self.report = JsonLinesReport(path)
-            except OSError as error:
-                raise exceptions.OptionsError(f"redirect_audit_report: cannot open {path}: {error}") from None
+        try:
+            self.session.open_report(path)
+        except OSError as error:
+            raise exceptions.OptionsError(f"redirect_audit_report: cannot open {path}: {error}") from None
+
+    @command.command("redirectaudit.jsonl")
+    def write_jsonl(self, path: mtypes.Path) -> None:
+        """Write the findings of this session so far as JSON Lines."""
+        self.session.write_jsonl(str(path))
+        logger.warning(f"redirect-audit: {len(self.session.findings)} findings written to {path}")
+
+    @command.command("redirectaudit.html")
+    def write_html(self, path: mtypes.Path) -> None:
+        """Write the HTML report of this session so far."""
+        self.session.write_html(str(path), sources=self._sources())
+        logger.warning(f"redirect-audit: HTML report written to {path}")
+
+    @staticmethod
+    def _sources() -> list[str]:
+        recording = getattr(ctx.options, "rfile", None)  # mitmdump -r / mitmweb -r
+        return [recording] if recording else ["live session"]
+
+    @command.command("redirectaudit.summary")
+    def summary(self) -> str:
+        """The findings of this session so far, by rule and severity."""
+        return self.session.summary()
 
     def running(self) -> None:
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
@@ -188,7 +207,7 @@ class RedirectAudit:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             if self._live_seen and self.auditor is not None:
-                self._guarded(None, lambda: self._emit(self.auditor.expire(time.time())))
+                self._guarded(None, lambda: self.session.emit(self.auditor.expire(time.time())))
 
     def request(self, flow: http.HTTPFlow) -> None:
         self._guarded(flow, lambda: self._on_request(flow))
@@ -209,13 +228,14 @@ class RedirectAudit:
     def done(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-        if self.auditor is not None:
-            now = time.time() if self._live_seen else self._last_time
-            self._guarded(None, lambda: self._emit(self.auditor.finish(now)))
-            logger.warning(self.tally.summary(self.auditor.stats))
-        if self.report is not None:
-            self.report.close()
-            self.report = None
+        if self.auditor is None:
+            return
+        now = time.time() if self._live_seen else self._last_time
+        self._guarded(None, lambda: self.session.emit(self.auditor.finish(now)))
+        logger.warning(self.session.summary())
+        if html_path := ctx.options.redirect_audit_html:
+            self._guarded(None, lambda: self.session.write_html(html_path, sources=self._sources()))
+        self.session.close()
 
     def _on_request(self, flow: http.HTTPFlow) -> None:
         if flow.live:
@@ -226,7 +246,7 @@ class RedirectAudit:
         own = [f for f in findings if f.flows["followup"] == flow.id]
         self._annotate(flow, own)
         self._block(flow, own)
-        self._emit(findings)
+        self.session.emit(findings)
 
     def _on_response(self, flow: http.HTTPFlow) -> None:
         response = response_of(flow)
@@ -235,7 +255,7 @@ class RedirectAudit:
         own = [f for f in findings if f.stage == "response" and f.flows["redirect"] == flow.id]
         self._annotate(flow, own)
         self._block(flow, own)
-        self._emit(findings)
+        self.session.emit(findings)
 
     def _block(self, flow: http.HTTPFlow, findings: list[Finding]) -> None:
         """Answer the client ourselves: a blocked follow-up never reaches the upstream, a blocked 3xx
@@ -258,13 +278,6 @@ class RedirectAudit:
         note = "redirect-audit: " + ", ".join(f"{f.rule} ({f.severity})" for f in findings)
         flow.comment = f"{flow.comment}\n{note}" if flow.comment else note
         flow.metadata.setdefault(METADATA_KEY, []).extend(f.record() for f in findings)
-
-    def _emit(self, findings: list[Finding]) -> None:
-        for finding in findings:
-            logger.warning(finding_line(finding))
-            self.tally.write(finding)
-            if self.report is not None:
-                self.report.write(finding)
 
     def _guarded(self, flow: http.HTTPFlow | None, work) -> None:
         try:

@@ -62,7 +62,15 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         settings["redirect_audit_block_on"] = args.block_on
     if args.save:
         settings["save_stream_file"] = args.save
+    if args.html:
+        settings["redirect_audit_html"] = args.html
     return asyncio.run(serve(settings, args.set))
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import analyze
+
+    return analyze(args, _load_rules(args.rules))
 
 
 def cmd_rules_list(args: argparse.Namespace) -> int:
@@ -126,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument("--listen-port", type=int, default=8080, help="port to listen on (default 8080)")
     _rules_option(proxy)
     proxy.add_argument("--report", metavar="FILE.jsonl", help="append findings to this JSON Lines file")
+    proxy.add_argument("--html", metavar="FILE.html", help="write the HTML report of the session at exit")
     proxy.add_argument("--save", metavar="FILE.mitm", help="save the flows, with findings, as a mitmproxy flow file")
     proxy.add_argument(
         "--follow-timeout",
@@ -156,6 +165,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     proxy.set_defaults(func=cmd_proxy)
 
+    analyze = commands.add_parser("analyze", help="audit recordings: mitmproxy flow files and HAR files")
+    analyze.add_argument("inputs", nargs="+", metavar="INPUT", help="flow file (.mitm) or HAR file")
+    _rules_option(analyze)
+    analyze.add_argument("--report", metavar="FILE.jsonl", help="append findings to this JSON Lines file")
+    analyze.add_argument("--html", metavar="FILE.html", help="write the HTML report to this file")
+    analyze.add_argument(
+        "--fail-on", choices=SEVERITIES, metavar="SEVERITY", help="exit 1 when a finding reaches this severity"
+    )
+    analyze.add_argument(
+        "--follow-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a redirect waits for its follow-up, in recorded time (default 30)",
+    )
+    analyze.add_argument(
+        "--max-pending",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="most redirects waiting for a follow-up at once (default 10000)",
+    )
+    analyze.add_argument("-q", "--quiet", action="store_true", help="print only the summary, not each finding")
+    analyze.set_defaults(func=cmd_analyze)
+
     rules = commands.add_parser("rules", help="list, check and explain rules").add_subparsers(
         dest="rules_command", required=True, metavar="ACTION"
     )
@@ -179,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "proxy" and args.max_pending < 1:
+    if args.command in ("proxy", "analyze") and args.max_pending < 1:
         build_parser().error("--max-pending must be at least 1")
     return args.func(args)
 

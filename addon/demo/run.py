@@ -126,7 +126,8 @@ def run_demo(out=sys.stdout) -> int:
     clients = available_clients()
     print(f"redirect-audit demo: {len(SCENARIOS)} scenarios x {len(clients)} clients ({', '.join(clients)})", file=out)
     with ScenarioUpstream() as upstream:
-        proxy = ProxyProcess.cli(workdir)
+        html = workdir / "report.html"
+        proxy = ProxyProcess.cli(workdir, "--html", str(html))
         try:
             print(f"proxy on {proxy.url}; upstream on {' and '.join(upstream.origins)}\n", file=out)
             outcomes = {}
@@ -150,7 +151,7 @@ def run_demo(out=sys.stdout) -> int:
     output = proxy.output
     summary = output[output.find("redirect-audit summary") :] if "redirect-audit summary" in output else output
     print("\n" + summary.strip(), file=out)
-    print(f"\nreport: {proxy.report}", file=out)
+    print(f"\nreport: {proxy.report}\nHTML report: {html}", file=out)
     example = next(iter(_all_rules(findings)), "method-changed")
     print(f"explain a rule: redirect-audit rules explain {example}", file=out)
     return 0

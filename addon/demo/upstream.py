@@ -94,7 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._chain(path, url.query, query)
         if path in ("/loop/a", "/loop/b"):
             other = "/loop/b" if path == "/loop/a" else "/loop/a"
-            return self._send(302, b"loop", "text/plain", [("Location", f"{other}?{url.query}")])
+            query = f"?{url.query}" if url.query else ""
+            return self._send(302, b"loop", "text/plain", [("Location", f"{other}{query}")])
         if path == "/setcookie":
             return self._send(200, b"ok", "text/plain", [("Set-Cookie", c) for c in query.get("cookie", [])])
         if path == "/login":
@@ -124,7 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
         if remaining <= 0:
             return self._send(200, b"end of chain", "text/plain")
         status = int(query.get("status", ["302"])[0])
-        self._send(status, b"next", "text/plain", [("Location", f"/chain/{remaining - 1}?{query_string}")])
+        query = f"?{query_string}" if query_string else ""
+        self._send(status, b"next", "text/plain", [("Location", f"/chain/{remaining - 1}{query}")])
 
     def _login(self, query: dict[str, list[str]]) -> None:
         # The form posts to a /go/ URL: the identity provider's redirect is fixed, not an open redirect.

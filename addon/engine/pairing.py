@@ -92,7 +92,7 @@ class Pairing:
         if url is None:
             return events
         upgraded = False
-        entry = self._take((request.client, url.without_fragment))
+        entry = self._take((request.client, url.key))
         if entry is None and (variant := urls.http_variant(url)) is not None:
             entry = self._take((request.client, variant))
             upgraded = entry is not None
@@ -134,7 +134,7 @@ class Pairing:
         events.append(self._event("response", redirect, entry, request.client, None, response.time))
         if redirect["location_state"] != "ok":
             return events, None
-        entry.key = (request.client, redirect["location"].split("#", 1)[0])
+        entry.key = (request.client, urls.parse(redirect["location"]).key)
         return events, entry
 
     def wait(self, entry: Pending) -> None:

@@ -37,6 +37,12 @@ class Url:
     def without_fragment(self) -> str:
         return self.href.split("#", 1)[0]
 
+    @property
+    def key(self) -> str:
+        """The form pairing compares: no fragment (it never travels), and an empty query `?` dropped
+        (browsers keep it, many clients drop it; the server sees the same resource)."""
+        return self.without_fragment.removesuffix("?")
+
 
 def parse(url: str) -> Url | None:
     """Parse an absolute URL; None when a browser would reject it."""
@@ -104,6 +110,6 @@ def http_variant(url: Url) -> str | None:
     if url.scheme != "https:":
         return None
     port = "" if url.port in ("", "80") else f":{url.port}"
-    rest = url.without_fragment.split("//", 1)[1].split("/", 1)
+    rest = url.key.split("//", 1)[1].split("/", 1)
     path = "/" + rest[1] if len(rest) > 1 else "/"
-    return f"http://{url.host}{port}{path}"
+    return f"http://{url.host}{port}{path}".removesuffix("?")

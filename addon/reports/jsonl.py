@@ -9,9 +9,9 @@ from ..auditor import Finding
 
 
 class JsonLinesReport:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, append: bool = True) -> None:
         self.path = path
-        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._file: IO[str] = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115 - see close()
 
     def write(self, finding: Finding) -> None:
         self._file.write(json.dumps(finding.record(), ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -1,0 +1,97 @@
+"""The HTML report: one self-contained file (inline CSS, no scripts, nothing fetched) a reviewer can hand on.
+
+It shows the summary by severity and by rule, every redirect chain hop by hop (origins as boxes, arrows
+labelled with status and methods, violating hops highlighted, findings beside), and what each rule means.
+Everything in it comes from findings and the chain log, which are redacted already.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+
+from .. import __version__
+from ..auditor import SEVERITY_ORDER, Finding
+from ..engine.pairing import Stats
+from ..rules.pack import SEVERITIES, RuleSet
+from .chains import Chain, ChainLog
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("redirect_audit.reports", "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _shown(value: object) -> str:
+    """Evidence as people read it: lists comma-joined, JSON spellings for booleans and null."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value) or "(none)"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value)
+
+
+_TEMPLATES.filters["shown"] = _shown
+
+
+def _origin(url: str | None) -> str:
+    if not url:
+        return "(none)"
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+def _path(url: str | None) -> str:
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "") if parts.netloc else ""
+
+
+def render(
+    chains: ChainLog,
+    findings: list[Finding],
+    rules: RuleSet,
+    stats: Stats,
+    *,
+    sources: list[str],
+    title: str = "redirect-audit report",
+) -> str:
+    by_severity = Counter(f.severity for f in findings)
+    by_rule = Counter((f.rule, f.severity) for f in findings)
+    fired = sorted(
+        {f.rule for f in findings if f.rule in rules.rules},
+        key=lambda rule: (-SEVERITY_ORDER[rules.rules[rule].severity], rule),
+    )
+    ordered: list[Chain] = sorted(
+        chains.chains.values(), key=lambda c: -SEVERITY_ORDER[c.worst] if c.worst else 1
+    )  # worst first, then in order seen
+    template = _TEMPLATES.get_template("report.html.j2")
+    return template.render(
+        title=title,
+        version=__version__,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        sources=sources,
+        stats=stats,
+        severities=list(reversed(SEVERITIES)),
+        by_severity=by_severity,
+        by_rule=sorted(by_rule.items(), key=lambda item: (-SEVERITY_ORDER[item[0][1]], item[0][0])),
+        total=len(findings),
+        chains=ordered,
+        flagged=sum(1 for c in ordered if c.findings),
+        dropped=chains.dropped,
+        rules=[rules.rules[rule] for rule in fired],
+        origin=_origin,
+        path=_path,
+    )
+
+
+def write(path: str, html: str) -> None:
+    Path(path).write_text(html, encoding="utf-8")
