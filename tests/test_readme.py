@@ -2,9 +2,9 @@
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from redirect_audit.auditor import Finding
 from redirect_audit.cli.main import build_parser
