@@ -8,6 +8,7 @@ import json
 import secrets
 import signal
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -205,3 +206,38 @@ def test_no_secret_in_any_output(upstream, tmp_path):
     assert "redacted:" in written["report"]
     # the capture itself keeps the traffic as recorded: it is the user's own
     assert any(planted["authorization"] in str(f.request.headers) for f in flows)
+
+
+AUTHORIZE = "/authorize?response_type=code&client_id=app"
+SERVER_SIDE = [
+    # rule, Location the server sends, a near miss
+    ("open-redirect", None, None),  # built below: the target comes from ?next=
+    ("location-bad-scheme", "javascript:alert(document.domain)", "/javascript"),
+    ("location-confusing", "/\\evil.example/", "/evil.example/"),
+    ("token-in-location", "/cb?access_token=at-123&token_type=bearer", "/cb?code=c-123&state=s"),
+    (
+        "oauth-authorization-request-weak",
+        AUTHORIZE,
+        AUTHORIZE + "&state=s1&code_challenge=x&code_challenge_method=S256",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "location", "near_miss"), SERVER_SIDE, ids=[r for r, _, _ in SERVER_SIDE])
+def test_server_side_rules_on_real_traffic(upstream, cli_proxy, rule, location, near_miss):
+    results = {}
+    for kind, target in (("fires", location), ("near-miss", near_miss)):
+        t = tag()
+        if rule == "open-redirect":  # the server takes the target from a parameter: to another origin, or not
+            other = upstream.url("/landing", 1) if kind == "fires" else "/landing"
+            url = upstream.url(
+                f"/redirect?status=302&to={urllib.parse.quote(other, safe='')}&next={urllib.parse.quote(other, safe='')}&tag={t}"
+            )
+        else:
+            url = upstream.go(302, target) + f"?tag={t}"
+        assert send("curl", "GET", url, proxy=cli_proxy.url, follow=False).ok
+        if kind == "fires":
+            cli_proxy.wait_for(t, rule)
+        results[kind] = {f["rule"] for f in cli_proxy.findings(t)}
+    assert rule in results["fires"]
+    assert rule not in results["near-miss"]
