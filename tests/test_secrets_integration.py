@@ -230,9 +230,8 @@ def test_server_side_rules_on_real_traffic(upstream, cli_proxy, rule, location, 
         t = tag()
         if rule == "open-redirect":  # the server takes the target from a parameter: to another origin, or not
             other = upstream.url("/landing", 1) if kind == "fires" else "/landing"
-            url = upstream.url(
-                f"/redirect?status=302&to={urllib.parse.quote(other, safe='')}&next={urllib.parse.quote(other, safe='')}&tag={t}"
-            )
+            quoted = urllib.parse.quote(other, safe="")
+            url = upstream.url(f"/redirect?status=302&to={quoted}&next={quoted}&tag={t}")
         else:
             url = upstream.go(302, target) + f"?tag={t}"
         assert send("curl", "GET", url, proxy=cli_proxy.url, follow=False).ok
