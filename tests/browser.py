@@ -24,6 +24,11 @@ ARGS = [
 ]
 
 
+# For the proxy the browser uses: Chromium's own background requests (component updates) must never leave
+# this machine; the proxy kills every request that is not for a loopback address, before any DNS lookup.
+LOOPBACK_ONLY = ("--set", r"block_list=/!~d ^127\./444")
+
+
 def require_chromium() -> str:
     if CHROMIUM is None:
         pytest.fail("Chromium is required for the browser tests: run scripts/bootstrap --test (installs it)")

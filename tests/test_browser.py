@@ -10,7 +10,7 @@ import subprocess
 
 from redirect_audit.demo.process import BIN, ProxyProcess
 
-from .browser import chromium, page_context
+from .browser import LOOPBACK_ONLY, chromium, page_context
 
 
 def login(upstream, proxy, status: int, tag: str, password: str, har: str | None = None) -> str:
@@ -28,7 +28,7 @@ def login(upstream, proxy, status: int, tag: str, password: str, har: str | None
 
 def test_login_307_reposts_the_password_and_is_reported(upstream, tmp_path):
     password = f"Tr0ub4dor-3-{secrets.token_hex(4)}"
-    proxy = ProxyProcess.cli(tmp_path)
+    proxy = ProxyProcess.cli(tmp_path, *LOOPBACK_ONLY)
     try:
         login(upstream, proxy, 307, "b307", password)
         found = proxy.wait_for("", "credentials-forwarded")
@@ -44,7 +44,7 @@ def test_login_307_reposts_the_password_and_is_reported(upstream, tmp_path):
 
 def test_login_303_is_clean(upstream, tmp_path):
     password = f"Tr0ub4dor-3-{secrets.token_hex(4)}"
-    proxy = ProxyProcess.cli(tmp_path)
+    proxy = ProxyProcess.cli(tmp_path, *LOOPBACK_ONLY)
     try:
         login(upstream, proxy, 303, "b303", password)
     finally:
@@ -56,7 +56,7 @@ def test_login_303_is_clean(upstream, tmp_path):
 
 def test_block_on_high_keeps_the_password_from_the_callback(upstream, tmp_path):
     password = f"Tr0ub4dor-3-{secrets.token_hex(4)}"
-    proxy = ProxyProcess.cli(tmp_path, "--block-on", "high")
+    proxy = ProxyProcess.cli(tmp_path, "--block-on", "high", *LOOPBACK_ONLY)
     try:
         page = login(upstream, proxy, 307, "bblock", password)
     finally:
@@ -71,7 +71,7 @@ def test_block_on_high_keeps_the_password_from_the_callback(upstream, tmp_path):
 def test_har_recorded_by_chromium_gives_the_live_findings(upstream, tmp_path):
     """Record now, analyse later: Chromium's own HAR of the 307 login, through `analyze`."""
     har = tmp_path / "login.har"
-    proxy = ProxyProcess.cli(tmp_path)
+    proxy = ProxyProcess.cli(tmp_path, *LOOPBACK_ONLY)
     try:
         login(upstream, proxy, 307, "bhar", "hunter2-har", har=str(har))
     finally:
@@ -90,7 +90,7 @@ def test_har_recorded_by_chromium_gives_the_live_findings(upstream, tmp_path):
 
 def test_html_report_renders_in_chromium(upstream, tmp_path):
     html = tmp_path / "report.html"
-    proxy = ProxyProcess.cli(tmp_path, "--html", str(html))
+    proxy = ProxyProcess.cli(tmp_path, "--html", str(html), *LOOPBACK_ONLY)
     try:
         login(upstream, proxy, 307, "bhtml", "hunter2-html")
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import shutil
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ import httpx
 import requests
 
 LIBRARY_CLIENTS = ("urllib", "requests", "httpx", "curl")
+EXTRA_CLIENTS = ("httpx-h2",)  # httpx speaking HTTP/2 where TLS allows it: for HTTPS tests
 HANDROLLED_CLIENTS = ("naive-get", "naive-replay")
 REPLAY_BUFFER = 64 * 1024
 
@@ -49,25 +51,32 @@ def send(
     follow: bool = True,
     max_redirects: int = 30,
     timeout: float = 10.0,
+    ca: str | None = None,
 ) -> ClientResult:
-    """One request by `client` through `proxy`, following redirects the client's own way."""
+    """One request by `client` through `proxy`, following redirects the client's own way.
+    `ca`: the CA certificate (the proxy's) that https connections are verified against."""
     senders = {
         "urllib": _urllib,
         "requests": _requests,
         "httpx": _httpx,
+        "httpx-h2": _httpx_h2,
         "curl": _curl,
         "naive-get": _naive_get,
         "naive-replay": _naive_replay,
     }
     try:
-        status = senders[client](method, url, proxy, dict(headers or {}), body, follow, max_redirects, timeout)
+        tls = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
+        status = senders[client](method, url, proxy, dict(headers or {}), body, follow, max_redirects, timeout, tls, ca)
         return ClientResult(client, True, status)
     except Exception as error:  # a client giving up (loops, bad Location) is an outcome, not a crash
         return ClientResult(client, False, None, f"{type(error).__name__}: {error}"[:200])
 
 
-def _urllib(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
-    handlers: list = [urllib.request.ProxyHandler({"http": proxy, "https": proxy})]
+def _urllib(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
+    handlers: list = [
+        urllib.request.ProxyHandler({"http": proxy, "https": proxy}),
+        urllib.request.HTTPSHandler(context=tls),
+    ]
     if not follow:
         handlers.append(_NoRedirect())
     opener = urllib.request.build_opener(*handlers)
@@ -87,7 +96,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _requests(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+def _requests(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
     with requests.Session() as session:
         session.trust_env = False
         session.max_redirects = max_redirects
@@ -99,18 +108,30 @@ def _requests(method, url, proxy, headers, body, follow, max_redirects, timeout)
             proxies={"http": proxy, "https": proxy},
             allow_redirects=follow,
             timeout=timeout,
+            verify=ca or True,
         )
         return response.status_code
 
 
-def _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+def _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca, http2=False) -> int:
     with httpx.Client(
-        proxy=proxy, trust_env=False, follow_redirects=follow, max_redirects=max_redirects, timeout=timeout
+        http2=http2,
+        verify=tls,
+        proxy=proxy,
+        trust_env=False,
+        follow_redirects=follow,
+        max_redirects=max_redirects,
+        timeout=timeout,
     ) as session:
         return session.request(method, url, headers=headers, content=body).status_code
 
 
-def _curl(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+def _httpx_h2(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
+    """httpx speaking HTTP/2 to the proxy where TLS lets them agree on it (ALPN)."""
+    return _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca, http2=True)
+
+
+def _curl(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
     command = [
         "curl",
         "-sS",
@@ -127,6 +148,8 @@ def _curl(method, url, proxy, headers, body, follow, max_redirects, timeout) -> 
     ]
     if follow:
         command += ["-L", "--max-redirs", str(max_redirects)]
+    if ca:
+        command += ["--cacert", ca]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     if method == "HEAD":
@@ -144,10 +167,16 @@ def _curl(method, url, proxy, headers, body, follow, max_redirects, timeout) -> 
     return int(done.stdout.decode().strip()[-3:])
 
 
-def _raw(method: str, url: str, proxy: str, headers: dict[str, str], body: bytes | None, timeout: float):
-    """One request through an HTTP proxy in absolute form, with http.client: no redirect logic at all."""
-    target = urlsplit(proxy)
-    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
+def _raw(method: str, url: str, proxy: str, headers: dict[str, str], body: bytes | None, timeout: float, tls):
+    """One request through an HTTP proxy with http.client, no redirect logic at all: in absolute form for
+    http, through a CONNECT tunnel for https."""
+    via, target = urlsplit(proxy), urlsplit(url)
+    if target.scheme == "https":
+        connection = http.client.HTTPSConnection(via.hostname, via.port, timeout=timeout, context=tls)
+        connection.set_tunnel(target.hostname, target.port or 443)
+        url = target.path + (f"?{target.query}" if target.query else "") or "/"
+    else:
+        connection = http.client.HTTPConnection(via.hostname, via.port, timeout=timeout)
     try:
         connection.request(method, url, body=body, headers=headers)
         response = connection.getresponse()
@@ -157,9 +186,9 @@ def _raw(method: str, url: str, proxy: str, headers: dict[str, str], body: bytes
         connection.close()
 
 
-def _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, rewrite) -> int:
+def _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, rewrite) -> int:
     for _ in range(max_redirects + 1):
-        status, location = _raw(method, url, proxy, headers, body, timeout)
+        status, location = _raw(method, url, proxy, headers, body, timeout, tls)
         if not follow or status not in (301, 302, 303, 307, 308) or location is None:
             return status
         url = urljoin(url, location)  # the RFC 3986 resolver many hand-written clients use
@@ -167,15 +196,15 @@ def _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, re
     raise RuntimeError("too many redirects")
 
 
-def _naive_get(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
-    return _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, lambda m, b: ("GET", None))
+def _naive_get(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
+    return _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, lambda m, b: ("GET", None))
 
 
-def _naive_replay(method, url, proxy, headers, body, follow, max_redirects, timeout) -> int:
+def _naive_replay(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
     def replay(method: str, body: bytes | None) -> tuple[str, bytes | None]:
         if body is not None:
             body = body[:REPLAY_BUFFER]
             headers["Content-Length"] = str(len(body))
         return method, body
 
-    return _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, replay)
+    return _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, replay)

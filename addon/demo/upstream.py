@@ -19,9 +19,11 @@ import base64
 import hashlib
 import html
 import json
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -156,15 +158,38 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, host: str, owner: ScenarioUpstream) -> None:
+    def __init__(self, host: str, owner: ScenarioUpstream, tls: ssl.SSLContext | None) -> None:
         super().__init__((host, 0), _Handler)
         self.owner = owner
-        self.origin = f"http://{host}:{self.server_address[1]}"
+        self.tls = tls
+        self.origin = f"{'https' if tls else 'http'}://{host}:{self.server_address[1]}"
+
+    def get_request(self):
+        connection, address = super().get_request()
+        if self.tls is not None:  # the handshake happens in the handler's thread, not the accept loop
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
+
+    def finish_request(self, request, client_address) -> None:
+        if self.tls is not None:
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
 
 
 class ScenarioUpstream:
-    def __init__(self, hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.2")) -> None:
+    """`tls`: (certificate, key) files to serve https on every origin instead of http."""
+
+    def __init__(
+        self, hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.2"), tls: tuple[Path, Path] | None = None
+    ) -> None:
         self._hosts = hosts
+        self._tls = None
+        if tls is not None:
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(*tls)
         self._servers: list[_Server] = []
         self._lock = threading.Lock()
         self.arrivals: list[Arrival] = []
@@ -172,7 +197,7 @@ class ScenarioUpstream:
 
     def start(self) -> ScenarioUpstream:
         for host in self._hosts:
-            server = _Server(host, self)
+            server = _Server(host, self, self._tls)
             threading.Thread(target=server.serve_forever, name=f"upstream {server.origin}", daemon=True).start()
             self._servers.append(server)
             self.origins.append(server.origin)
