@@ -11,12 +11,11 @@ from urllib.parse import quote
 import pytest
 from mitmproxy import io
 
+from redirect_audit.demo.browser import LOOPBACK_ONLY, chromium, page_context
 from redirect_audit.demo.clients import send
 from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.demo.tls import self_signed
 from redirect_audit.demo.upstream import ScenarioUpstream
-
-from .browser import LOOPBACK_ONLY, chromium, page_context
 
 _tags = itertools.count()
 JSON = {"Content-Type": "application/json"}

@@ -187,3 +187,12 @@ def test_an_empty_query_still_pairs():
     p = Pairing()
     redirect(p, req(), resp(302, "/next?"))
     assert followups(p.request(req(url="http://a.example/next")))
+
+
+def test_cors_preflight_is_not_the_followup():
+    p = Pairing()
+    redirect(p, req("PUT", "http://a.example/x", body=b"{}"), resp(307, "http://b.example/y"))
+    preflight = req("OPTIONS", "http://b.example/y", headers=[("Access-Control-Request-Method", "PUT")])
+    assert not followups(p.request(preflight))
+    (event,) = followups(p.request(req("PUT", "http://b.example/y", body=b"{}")))
+    assert event.facts["method_changed"] is False

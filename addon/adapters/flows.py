@@ -24,13 +24,25 @@ def _body(message: http.Message) -> Body:
     return Body(len(raw), lambda: raw)
 
 
+# Modes in which the proxy learns the destination from the Host header, not from the client's request.
+_HOST_HEADER_MODES = frozenset({"transparent", "reverse", "wireguard", "local", "tun", "osproxy"})
+
+
+def target_url(flow: http.HTTPFlow) -> str:
+    """Where the request really goes. Through an explicit proxy, the request target (absolute form, or the
+    CONNECT tunnel's) names it, whatever the Host header says: urllib3 keeps the old Host on a cross-host
+    redirect. Transparent and reverse modes have only the Host header to tell."""
+    mode = getattr(flow.client_conn.proxy_mode, "type_name", "regular")
+    return flow.request.pretty_url if mode in _HOST_HEADER_MODES else flow.request.url
+
+
 def request_of(flow: http.HTTPFlow) -> Request:
     req = flow.request
     return Request(
         flow_id=flow.id,
         client=client_of(flow),
         method=req.method.upper(),
-        url=req.pretty_url,
+        url=target_url(flow),
         headers=tuple((name.lower(), value) for name, value in req.headers.items(multi=True)),
         body=_body(req),
         time=req.timestamp_start,

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+# Proxy options that keep a browser's own background requests (component updates) on this machine: the
+# proxy kills every request not for a loopback address, before any DNS lookup.
+LOOPBACK_ONLY = ("--set", r"block_list=/!~d ^127\./444")
 _PROXY_ENV = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
 

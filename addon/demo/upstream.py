@@ -11,6 +11,8 @@ the tests can check what a client really sent on a follow-up (and that a blocked
     /loop/a, /loop/b                    redirect to each other forever (the query string is kept)
     /setcookie?cookie=...               200 with Set-Cookie (repeatable)
     anything else                       200 JSON echo of what arrived
+Every answer allows CORS for the requesting Origin, so a browser's fetch() can exercise cross-origin
+redirects too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import html
 import json
 import ssl
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
             other = "/loop/b" if path == "/loop/a" else "/loop/a"
             query = f"?{url.query}" if url.query else ""
             return self._send(302, b"loop", "text/plain", [("Location", f"{other}{query}")])
+        if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
+            return self._send(204, b"", "text/plain")  # a CORS preflight: allowed (see _send)
         if path == "/setcookie":
             return self._send(200, b"ok", "text/plain", [("Set-Cookie", c) for c in query.get("cookie", [])])
         if path == "/login":
@@ -146,6 +151,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
+        if origin := self.headers.get("Origin"):  # let a page's fetch() from the other origin read the answer
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Access-Control-Allow-Credentials", "true")
+            self.send_header("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, PATCH")
+            self.send_header("Access-Control-Allow-Headers", self.headers.get("Access-Control-Request-Headers", "*"))
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -157,6 +167,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-answer (a killed flow, a browser) is no error of the scenario's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+            super().handle_error(request, client_address)
 
     def __init__(self, host: str, owner: ScenarioUpstream, tls: ssl.SSLContext | None) -> None:
         super().__init__((host, 0), _Handler)

@@ -13,10 +13,15 @@ from dataclasses import dataclass, field
 
 from . import facts as F
 from . import urls
-from .model import REDIRECT_STATUSES, ChainPosition, Event, Request, Response, header_values
+from .model import REDIRECT_STATUSES, ChainPosition, Event, Request, Response, header, header_values
 from .secrets import CookieJar, SecretPolicy, credentials_of
 
 Key = tuple[str, str]  # (client, target URL without fragment)
+
+
+def _preflight(request: Request) -> bool:
+    """A CORS preflight a browser sends before a cross-origin follow-up: not the follow-up itself."""
+    return request.method == "OPTIONS" and header(request.headers, "access-control-request-method") is not None
 
 
 @dataclass(slots=True)
@@ -86,7 +91,7 @@ class Pairing:
     def request(self, request: Request) -> list[Event]:
         """A request arrived: if it follows a pending redirect, the paired hop's event."""
         events = self.expire(request.time)
-        if not self._clients.get(request.client):
+        if not self._clients.get(request.client) or _preflight(request):
             return events
         url = urls.parse(request.url)
         if url is None:

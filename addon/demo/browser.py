@@ -1,4 +1,5 @@
-"""Headless Chromium (Debian's package) driven by Playwright, through a proxy, for loopback targets too."""
+"""Headless Chromium (Debian's package) driven by Playwright, through a proxy, for loopback targets too.
+Playwright is a test extra: import this module only where a browser is wanted."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
+
+from .process import LOOPBACK_ONLY
+
+__all__ = ["LOOPBACK_ONLY", "chromium", "page_context", "require_chromium"]
 
 TIMEOUT_MS = 15_000
 # Playwright cannot download its own browser here: use the system's.
@@ -24,14 +28,13 @@ ARGS = [
 ]
 
 
-# For the proxy the browser uses: Chromium's own background requests (component updates) must never leave
-# this machine; the proxy kills every request that is not for a loopback address, before any DNS lookup.
-LOOPBACK_ONLY = ("--set", r"block_list=/!~d ^127\./444")
+class NoChromium(RuntimeError):
+    """Chromium is not installed (scripts/bootstrap --test installs Debian's package)."""
 
 
 def require_chromium() -> str:
     if CHROMIUM is None:
-        pytest.fail("Chromium is required for the browser tests: run scripts/bootstrap --test (installs it)")
+        raise NoChromium("Chromium is required: run scripts/bootstrap --test (installs Debian's chromium)")
     return CHROMIUM
 
 
