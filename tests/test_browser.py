@@ -33,7 +33,7 @@ def test_login_307_reposts_the_password_and_is_reported(upstream, tmp_path):
         found = proxy.wait_for("", "credentials-forwarded")
     finally:
         proxy.stop()
-    callback = upstream.arrivals_for("/callback?tag=b307")
+    callback = upstream.arrivals_at("/callback?tag=b307")
     assert callback and callback[0].method == "POST" and password.encode() in callback[0].body  # Chromium re-posted
     assert callback[0].origin == upstream.origins[1]
     rules = {f["rule"] for f in found}
@@ -48,7 +48,7 @@ def test_login_303_is_clean(upstream, tmp_path):
         login(upstream, proxy, 303, "b303", password)
     finally:
         proxy.stop()
-    (callback,) = upstream.arrivals_for("/callback?tag=b303")
+    (callback,) = upstream.arrivals_at("/callback?tag=b303")
     assert callback.method == "GET" and password.encode() not in callback.body
     assert [f["rule"] for f in proxy.findings() if f["severity"] != "info"] == []
 
@@ -60,7 +60,7 @@ def test_block_on_high_keeps_the_password_from_the_callback(upstream, tmp_path):
         page = login(upstream, proxy, 307, "bblock", password)
     finally:
         proxy.stop()
-    assert upstream.arrivals_for("/callback?tag=bblock") == []
+    assert upstream.arrivals_at("/callback?tag=bblock") == []
     assert not [a for a in upstream.arrivals if password.encode() in a.body and a.origin == upstream.origins[1]]
     assert "redirect-audit blocked" in page and "credential-post-307" in page
     (finding,) = [f for f in proxy.findings() if f["rule"] == "credential-post-307"]

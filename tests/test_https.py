@@ -56,7 +56,7 @@ def test_https_webhook_307_preserved_and_clean(https_upstream, proxy_and_ca, cli
     body = json.dumps({"pad": "x" * 200_000}).encode()
     url = https_upstream.go(307, target) + f"?tag={tag}"
     assert send(client, "POST", url, proxy=proxy.url, body=body, headers=JSON, ca=ca).ok
-    (arrival,) = https_upstream.arrivals_for(f"/v2/webhooks?tag={tag}")
+    (arrival,) = https_upstream.arrivals_at(f"/v2/webhooks?tag={tag}")
     assert arrival.method == "POST" and arrival.body == body
     assert proxy.findings(tag) == []
 
@@ -88,7 +88,7 @@ def test_https_to_http_downgrade_with_credentials(https_upstream, upstream, prox
     assert send("urllib", "GET", url, proxy=proxy.url, headers={"Authorization": "Bearer t-1"}, ca=ca).ok
     found = {f["rule"]: f for f in proxy.wait_for(tag, "authorization-cross-origin")}
     assert found["https-downgrade"]["severity"] == "high"  # raised: the chain carried a secret
-    (arrival,) = upstream.arrivals_for(f"/plain?tag={tag}")
+    (arrival,) = upstream.arrivals_at(f"/plain?tag={tag}")
     assert arrival.header("authorization") == "Bearer t-1"  # urllib really sent it over plain http
 
 

@@ -96,7 +96,7 @@ def test_rule_fires_on_real_client(upstream, cli_proxy, rule, client, method, st
     assert finding["flows"]["redirect"] and finding["flows"]["followup"]
     assert finding["client"] == "127.0.0.1"
     # what the proxy judged is what the upstream received
-    (arrival,) = upstream.arrivals_for(f"/echo?tag={tag}")
+    (arrival,) = upstream.arrivals_at(f"/echo?tag={tag}")
     assert arrival.method == finding["followup_method"]
 
 
@@ -157,10 +157,10 @@ def test_clean_scenarios_produce_nothing_above_info(upstream, cli_proxy, client)
         assert run(cli_proxy, client, method, url, body=body, headers=headers).ok
         tags.append(tag)
     for tag in tags:
-        assert upstream.arrivals_for(f"/echo?tag={tag}"), "every clean scenario was followed"
+        assert upstream.arrivals_at(f"/echo?tag={tag}"), "every clean scenario was followed"
         assert [f["rule"] for f in cli_proxy.findings(tag) if f["severity"] != "info"] == []
     if client != "urllib":
-        (arrival,) = upstream.arrivals_for(f"/echo?tag={tags[-1]}")
+        (arrival,) = upstream.arrivals_at(f"/echo?tag={tags[-1]}")
         assert arrival.method == "POST" and arrival.body == WEBHOOK  # verified preserved, end to end
 
 
@@ -177,7 +177,7 @@ def test_streamed_bodies_are_unknown_and_never_crash(upstream, tmp_path):
         url, tag = redirect(upstream, 307)
         big = b"x" * 50_000
         assert send("naive-replay", "POST", url, proxy=proxy.url, body=big, headers=JSON).ok  # re-sends 64 KiB: same
-        (arrival,) = upstream.arrivals_for(f"/echo?tag={tag}")
+        (arrival,) = upstream.arrivals_at(f"/echo?tag={tag}")
         assert arrival.body == big  # streamed through, untouched
         bad = send("requests", "GET", upstream.go(302, "javascript:alert(1)"), proxy=proxy.url, follow=False)
         assert bad.status == 403  # still blocked although responses stream

@@ -37,7 +37,7 @@ def test_header_leak_verdicts_match_what_arrived(upstream, cli_proxy, client):
     result = send(client, "GET", upstream.go(302, target) + f"?tag={t}", proxy=cli_proxy.url,
                   headers=CREDENTIAL_HEADERS)  # fmt: skip
     assert result.ok, result.error
-    (arrival,) = upstream.arrivals_for(f"/echo?tag={t}")
+    (arrival,) = upstream.arrivals_at(f"/echo?tag={t}")
     leaked = {name for name in LEAK_RULES if arrival.header(name) == CREDENTIAL_HEADERS[_title(name)]}
     expected = {LEAK_RULES[name] for name in leaked}
     if expected:
@@ -71,7 +71,7 @@ def test_proxy_authorization_reaching_the_origin(upstream, cli_proxy):
     target = upstream.url(f"/echo?tag={t}", 1)
     assert send("httpx", "GET", upstream.go(307, target) + f"?tag={t}", proxy=cli_proxy.url,
                 headers={"Proxy-Authorization": "Basic dXNlcjpwYXNz"}).ok  # fmt: skip
-    (arrival,) = upstream.arrivals_for(f"/echo?tag={t}")
+    (arrival,) = upstream.arrivals_at(f"/echo?tag={t}")
     assert arrival.header("proxy-authorization")  # httpx kept it, and this proxy does not consume it
     cli_proxy.wait_for(t, "proxy-authorization-forwarded")
 
@@ -90,7 +90,7 @@ def test_login_307_credentials_with_a_real_client(upstream, cli_proxy):
     t2 = tag()
     assert send("requests", "POST", upstream.go(303, upstream.url(f"/callback?tag={t2}", 1)) + f"?tag={t2}",
                 proxy=cli_proxy.url, headers=form, body=b"username=alice&password=pw-123").ok  # fmt: skip
-    (arrival,) = upstream.arrivals_for(f"/callback?tag={t2}")
+    (arrival,) = upstream.arrivals_at(f"/callback?tag={t2}")
     assert arrival.method == "GET" and b"pw-123" not in arrival.body
     assert [f["rule"] for f in cli_proxy.findings(t2) if f["severity"] != "info"] == []
 
@@ -108,7 +108,7 @@ def test_block_on_high_keeps_the_password_from_the_callback(upstream, tmp_path):
         assert finding["action"] == "blocked"
     finally:
         proxy.stop()
-    assert upstream.arrivals_for(f"/callback?tag={t}") == []  # the client never followed
+    assert upstream.arrivals_at(f"/callback?tag={t}") == []  # the client never followed
     assert "[HIGH] BLOCKED credential-post-307" in proxy.output
 
 
@@ -122,7 +122,7 @@ def test_blocking_rule_stops_the_followup_before_the_upstream(upstream, tmp_path
         blocked = send("urllib", "GET", upstream.go(302, target) + f"?tag={t}", proxy=proxy.url,
                        headers={"Authorization": "Bearer tok-ZZZ"})  # fmt: skip
         assert blocked.status == 403
-        assert upstream.arrivals_for(f"/echo?tag={t}") == []  # the follow-up never reached the upstream
+        assert upstream.arrivals_at(f"/echo?tag={t}") == []  # the follow-up never reached the upstream
         (finding,) = [f for f in proxy.findings(t) if f["rule"] == "authorization-cross-origin"]
         assert finding["action"] == "blocked"
     finally:

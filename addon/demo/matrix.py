@@ -139,7 +139,7 @@ class World:
 
     def arrival(self, tag: str) -> Arrival | None:
         """The follow-up as the target received it (a browser's CORS preflight is not it)."""
-        found = [a for a in self.http.arrivals_for(f"/t?tag={tag}") if not a.header("access-control-request-method")]
+        found = [a for a in self.http.arrivals_at(f"/t?tag={tag}") if not a.header("access-control-request-method")]
         return found[0] if found else None
 
     def close(self) -> list[dict]:
@@ -188,3 +188,90 @@ def as_json(outcomes: list[Outcome]) -> str:
         ],
         indent=1,
     )  # fmt: skip
+
+
+LEGEND = (
+    "Each cell: the method of the follow-up as the target received it; `+body` the body arrived unchanged, "
+    "`-body` it was dropped, `~body` it changed, `+body!` a body appeared; `+secret` the secret was sent again; "
+    "`not followed` nothing reached the target. In brackets, the rules that fired: "
+    + ", ".join(f"{code} {rule}" for rule, code in CODES.items())
+    + "."
+)
+
+
+def _columns(outcomes: list[Outcome]) -> list[str]:
+    return list(dict.fromkeys(o.client for o in outcomes))
+
+
+def _rows(outcomes: list[Outcome]) -> dict[Case, dict[str, Outcome]]:
+    rows: dict[Case, dict[str, Outcome]] = {}
+    for outcome in outcomes:
+        rows.setdefault(outcome.case, {})[outcome.client] = outcome
+    return rows
+
+
+def claim(outcomes: list[Outcome]) -> list[str]:
+    """Per client: on 307/308, how often were method and body kept, as the seeds claim for every client?"""
+    lines = []
+    for client in _columns(outcomes):
+        mine = [o for o in outcomes if o.client == client and o.case.status in (307, 308)]
+        followed = [o for o in mine if o.followed]
+        kept = [o for o in followed if o.arrival.method == o.case.method and o.body in ("kept", "none")]
+        lines.append(f"{client}: followed {len(followed)} of {len(mine)} 307/308 redirects, kept method and body "
+                     f"on {len(kept)}")  # fmt: skip
+    return lines
+
+
+def markdown(outcomes: list[Outcome], versions: dict[str, str], when: str) -> str:
+    clients = _columns(outcomes)
+    out = [
+        "# Client matrix",
+        "",
+        f"What real clients sent on each follow-up, through `redirect-audit proxy`, measured {when} with "
+        "`scripts/client_matrix.py` (the upstream's own record of what arrived, and the proxy's findings).",
+        "",
+        "| client | version |",
+        "|---|---|",
+        *[f"| {client} | {versions.get(client, '?')} |" for client in clients],
+        "",
+        "## 307 and 308: is the method kept?",
+        "",
+        *[f"- {line}" for line in claim(outcomes)],
+        "",
+        "## Every case",
+        "",
+        LEGEND,
+        "",
+        "| status | method | relation | secret | " + " | ".join(clients) + " |",
+        "|---|---|---|---|" + "---|" * len(clients),
+    ]
+    for case, by_client in _rows(outcomes).items():
+        cells = [by_client[c].cell() if c in by_client else "n/a" for c in clients]
+        out.append(f"| {case.status} | {case.method} | {case.relation} | {case.secret} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def html(outcomes: list[Outcome], versions: dict[str, str], when: str) -> str:
+    from html import escape
+
+    clients = _columns(outcomes)
+    rows = []
+    for case, by_client in _rows(outcomes).items():
+        cells = "".join(
+            f'<td class="{"flag" if c in by_client and by_client[c].rules else ""}">'
+            f"{escape(by_client[c].cell()) if c in by_client else 'n/a'}</td>"
+            for c in clients
+        )
+        rows.append(
+            f"<tr><td>{case.status}</td><td>{case.method}</td><td>{case.relation}</td><td>{case.secret}</td>{cells}</tr>"
+        )
+    head = "".join(f"<th>{escape(c)}<br><small>{escape(versions.get(c, '?'))}</small></th>" for c in clients)
+    claims = "".join(f"<li>{escape(line)}</li>" for line in claim(outcomes))
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>redirect-audit client matrix</title>
+<style>body{{font:13px system-ui,sans-serif;color:#1c2430;margin:24px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #d9dee5;padding:3px 6px;text-align:left;vertical-align:top}} th{{background:#f6f8fa}}
+td.flag{{background:#fdecea;color:#c62828}} h1{{font-size:20px}}</style></head><body>
+<h1>redirect-audit client matrix</h1><p>Measured {escape(when)}. {escape(LEGEND)}</p><ul>{claims}</ul>
+<table><tr><th>status</th><th>method</th><th>relation</th><th>secret</th>{head}</tr>{"".join(rows)}</table>
+</body></html>
+"""

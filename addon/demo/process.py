@@ -39,7 +39,10 @@ class ProxyProcess:
         self.report = report
         self.output = ""
         env = {name: value for name, value in os.environ.items() if name not in _PROXY_ENV}
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        # The console goes to a file, not a pipe: a pipe nobody reads until the end fills up and blocks the proxy.
+        self.console = report.with_name(f"console-{port}.log")
+        with self.console.open("w") as console:
+            self.process = subprocess.Popen(command, stdout=console, stderr=subprocess.STDOUT, env=env)
         self._wait_for_port()
 
     @classmethod
@@ -66,7 +69,7 @@ class ProxyProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the proxy exited with {self.process.returncode}: {self.process.stdout.read()}")
+                raise RuntimeError(f"the proxy exited with {self.process.returncode}: {self.console.read_text()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
@@ -95,8 +98,9 @@ class ProxyProcess:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            self.output, _ = self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.output, _ = self.process.communicate()
+            self.process.wait()
+        self.output = self.console.read_text(errors="replace")
         return self.process.returncode

@@ -242,9 +242,10 @@ class ScenarioUpstream:
         with self._lock:
             self.arrivals.append(arrival)
 
-    def arrivals_for(self, path_prefix: str) -> list[Arrival]:
+    def arrivals_at(self, path: str) -> list[Arrival]:
+        """What arrived for exactly this path and query (tags t1 and t10 must not mix)."""
         with self._lock:
-            return [a for a in self.arrivals if a.path.startswith(path_prefix)]
+            return [a for a in self.arrivals if a.path == path]
 
     def clear(self) -> None:
         with self._lock:

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Run the client matrix through the proxy for every client on this machine; write Markdown and HTML tables.
+
+.venv/bin/python scripts/client_matrix.py [--markdown docs/client-matrix.md] [--html docs/client-matrix.html]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from redirect_audit.demo import matrix
+from redirect_audit.demo.clients import matrix_clients, version
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", default=str(DOCS / "client-matrix.md"))
+    parser.add_argument("--html", default=str(DOCS / "client-matrix.html"))
+    parser.add_argument("--no-browser", action="store_true", help="leave Chromium out")
+    args = parser.parse_args()
+    clients = matrix_clients()
+    outcomes = matrix.run(clients, browser=not args.no_browser)
+    versions = {client: version(client) for client in clients}
+    if not args.no_browser:
+        import subprocess
+
+        from redirect_audit.demo.browser import CHROMIUM
+
+        chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+        versions |= {"chromium-fetch": chromium, "chromium-form": chromium}
+    when = (
+        f"{datetime.now(UTC):%Y-%m-%d} on {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    )
+    Path(args.markdown).write_text(matrix.markdown(outcomes, versions, when))
+    Path(args.html).write_text(matrix.html(outcomes, versions, when))
+    print(f"{len(outcomes)} follow-ups; wrote {args.markdown} and {args.html}")
+
+
+if __name__ == "__main__":
+    main()
