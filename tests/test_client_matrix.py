@@ -93,3 +93,14 @@ def test_conformant_followups_are_clean(outcomes):
              and o.arrival.method == o.case.method and o.body in ("kept", "none")]  # fmt: skip
     assert clean
     assert all(not o.rules for o in clean)
+
+
+def test_tables(outcomes):
+    versions = {"curl": "8.0"}
+    text = matrix.markdown(outcomes, versions, "today")
+    cases = {o.case for o in outcomes}
+    assert len([line for line in text.splitlines() if line.startswith("| 30")]) == len(cases)
+    assert "| curl | 8.0 |" in text and "## 307 and 308: is the method kept?" in text
+    page = matrix.html(outcomes, versions, "today")
+    assert "--critical:" in page  # the HTML report's style
+    assert page.count("<tr><td>30") == len(cases) and 'class="flag"' in page

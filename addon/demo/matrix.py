@@ -252,26 +252,14 @@ def markdown(outcomes: list[Outcome], versions: dict[str, str], when: str) -> st
 
 
 def html(outcomes: list[Outcome], versions: dict[str, str], when: str) -> str:
-    from html import escape
+    """The same tables as `markdown`, in the HTML report's style."""
+    from ..reports.html import TEMPLATES
 
     clients = _columns(outcomes)
-    rows = []
-    for case, by_client in _rows(outcomes).items():
-        cells = "".join(
-            f'<td class="{"flag" if c in by_client and by_client[c].rules else ""}">'
-            f"{escape(by_client[c].cell()) if c in by_client else 'n/a'}</td>"
-            for c in clients
-        )
-        rows.append(
-            f"<tr><td>{case.status}</td><td>{case.method}</td><td>{case.relation}</td><td>{case.secret}</td>{cells}</tr>"
-        )
-    head = "".join(f"<th>{escape(c)}<br><small>{escape(versions.get(c, '?'))}</small></th>" for c in clients)
-    claims = "".join(f"<li>{escape(line)}</li>" for line in claim(outcomes))
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>redirect-audit client matrix</title>
-<style>body{{font:13px system-ui,sans-serif;color:#1c2430;margin:24px}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #d9dee5;padding:3px 6px;text-align:left;vertical-align:top}} th{{background:#f6f8fa}}
-td.flag{{background:#fdecea;color:#c62828}} h1{{font-size:20px}}</style></head><body>
-<h1>redirect-audit client matrix</h1><p>Measured {escape(when)}. {escape(LEGEND)}</p><ul>{claims}</ul>
-<table><tr><th>status</th><th>method</th><th>relation</th><th>secret</th>{head}</tr>{"".join(rows)}</table>
-</body></html>
-"""
+    rows = [
+        (case, [(by_client[c].cell(), bool(by_client[c].rules)) if c in by_client else ("n/a", False) for c in clients])
+        for case, by_client in _rows(outcomes).items()
+    ]
+    return TEMPLATES.get_template("matrix.html.j2").render(
+        clients=clients, versions=versions, when=when, claims=claim(outcomes), legend=LEGEND, rows=rows
+    )

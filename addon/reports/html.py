@@ -21,7 +21,7 @@ from ..engine.pairing import Stats
 from ..rules.pack import SEVERITIES, RuleSet
 from .chains import Chain, ChainLog
 
-_TEMPLATES = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("redirect_audit.reports", "templates"),
     autoescape=True,
     trim_blocks=True,
@@ -38,7 +38,7 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-_TEMPLATES.filters["shown"] = _shown
+TEMPLATES.filters["shown"] = _shown
 
 
 def _origin(url: str | None) -> str:
@@ -73,7 +73,7 @@ def render(
     ordered: list[Chain] = sorted(
         chains.chains.values(), key=lambda c: -SEVERITY_ORDER[c.worst] if c.worst else 1
     )  # worst first, then in order seen
-    template = _TEMPLATES.get_template("report.html.j2")
+    template = TEMPLATES.get_template("report.html.j2")
     return template.render(
         title=title,
         version=__version__,
