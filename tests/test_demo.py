@@ -4,11 +4,15 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from redirect_audit.demo.process import BIN
 
 
-def test_demo_runs_end_to_end():
-    done = subprocess.run([str(BIN / "redirect-audit"), "demo"], capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_demo_runs_end_to_end(https):
+    command = [str(BIN / "redirect-audit"), "demo", *(["--https"] if https else [])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     # deviations real clients show, as judged through the proxy
@@ -25,5 +29,6 @@ def test_demo_runs_end_to_end():
     assert re.search(r"requests\s+credential-post-307, credentials-forwarded", login)
     assert re.search(r"urllib\s+authorization-cross-origin, cookie-cross-origin", out)
     assert "redirect-audit summary:" in out
+    assert ("upstream on https://127.0.0.1:" in out) is https
     report = re.search(r"report: (\S+)", out).group(1)
     assert Path(report).read_text().count('"rule"') > 20

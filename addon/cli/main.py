@@ -118,7 +118,7 @@ def cmd_rules_facts(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo.run import run_demo
 
-    return run_demo()
+    return run_demo(https=args.https)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     facts.set_defaults(func=cmd_rules_facts)
 
     demo = commands.add_parser("demo", help="audit a local demo of real clients and redirecting servers")
+    demo.add_argument("--https", action="store_true", help="serve the demo upstream over https (a fresh certificate)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

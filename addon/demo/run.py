@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from .clients import available_clients, send
 from .process import ProxyProcess
+from .tls import self_signed
 from .upstream import ScenarioUpstream
 
 
@@ -121,13 +122,17 @@ def _owner(url: str) -> tuple[str, str] | None:
     return None
 
 
-def run_demo(out=sys.stdout) -> int:
+def run_demo(out=sys.stdout, https: bool = False) -> int:
+    """`https`: the upstream serves https with a certificate made here; the clients trust the proxy's CA."""
     workdir = Path(tempfile.mkdtemp(prefix="redirect-audit-demo-"))
     clients = available_clients()
     print(f"redirect-audit demo: {len(SCENARIOS)} scenarios x {len(clients)} clients ({', '.join(clients)})", file=out)
-    with ScenarioUpstream() as upstream:
+    tls = self_signed(workdir) if https else None
+    ca = str(workdir / "mitmproxy-ca-cert.pem") if https else None
+    tls_options = ("--set", f"confdir={workdir}", "--set", "ssl_insecure=true") if https else ()
+    with ScenarioUpstream(tls=tls) as upstream:
         html = workdir / "report.html"
-        proxy = ProxyProcess.cli(workdir, "--html", str(html))
+        proxy = ProxyProcess.cli(workdir, "--html", str(html), *tls_options)
         try:
             print(f"proxy on {proxy.url}; upstream on {' and '.join(upstream.origins)}\n", file=out)
             outcomes = {}
@@ -138,7 +143,14 @@ def run_demo(out=sys.stdout) -> int:
                 for client in clients:
                     url = _url(upstream, scenario, client)
                     outcomes[scenario.name, client] = send(
-                        client, scenario.method, url, proxy=proxy.url, headers=headers, body=scenario.body, timeout=15
+                        client,
+                        scenario.method,
+                        url,
+                        proxy=proxy.url,
+                        headers=headers,
+                        body=scenario.body,
+                        timeout=15,
+                        ca=ca,
                     )
         finally:
             proxy.stop(signal.SIGINT)
