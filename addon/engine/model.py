@@ -13,9 +13,9 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 class Body:
     """A request body as the engine sees it: its length and, computed only when needed, a digest.
 
-    The bytes are never kept: `digest()` hashes them once through the callable the adapter gave and
-    then drops the callable, so a pending redirect holds a 32-byte digest, not a 100 MB body.
-    `length` is None when the body was streamed past the proxy and never seen.
+    The bytes are never kept: `digest()` hashes them once through the callable the adapter gave, and
+    what outlives the flow is `detach()`'s copy, so a pending redirect holds a 32-byte digest, not a
+    100 MB body. `length` is None when the body was streamed past the proxy and never seen.
     """
 
     __slots__ = ("length", "_read", "_digest")
@@ -38,7 +38,6 @@ class Body:
     def digest(self) -> str | None:
         if self._digest is None and self._read is not None:
             data = self._read()
-            self._read = None
             if data is not None:
                 self._digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         return self._digest
