@@ -20,7 +20,8 @@ from redirect_audit.demo.clients import send
 from redirect_audit.demo.process import BIN, ProxyProcess, addon_script
 from redirect_audit.rules.pack import RuleSet
 
-HAR = Path(__file__).parent / "data" / "har"
+DATA = Path(__file__).parent / "data"
+HAR = DATA / "har"
 RULES = RuleSet.load()
 
 
@@ -185,7 +186,7 @@ def test_truncated_flow_file_reports_where_and_keeps_findings(recorded, tmp_path
     report = tmp_path / "cut.jsonl"
     done = analyze(str(cut), str(HAR / "redirecturl-only.har"), "--report", str(report), "-q")
     assert done.returncode == 2
-    assert f"{cut}: flow " in done.stderr and "corrupt or truncated flow file" in done.stderr
+    assert f"{cut}: flow " in done.stderr and "corrupt or truncated flow file (the file ends inside" in done.stderr
     found = [json.loads(line) for line in report.open()]
     assert 0 < len([f for f in found if "/go/" in f["redirect_url"] or "127.0.0" in f["redirect_url"]]) < len(live)
     assert any(f["rule"] == "body-dropped" and "api.example.com" in f["redirect_url"] for f in found)  # next input
@@ -196,6 +197,10 @@ def test_truncated_flow_file_reports_where_and_keeps_findings(recorded, tmp_path
     [
         (["/nonexistent.mitm"], "No such file"),
         ([str(HAR / "not-json.har")], "not JSON"),
+        (
+            [str(DATA / "not-a-flow.mitm")],
+            "not-a-flow.mitm: flow 1 (after byte 0): corrupt or truncated flow file (not a saved flow)",
+        ),
         ([str(HAR / "empty.har"), "--fail-on", "severe"], "invalid choice"),
     ],
 )
