@@ -29,14 +29,25 @@ def confusing(base: str, raw: str, target: urls.Url | None) -> list[str]:
         reasons.append("scheme-without-slashes")
     if target is not None and target.userinfo:
         reasons.append("userinfo")
-    if target is not None and target.is_http:
-        try:
-            rfc3986_host = (urlsplit(urljoin(base, raw)).hostname or "").lower()
-        except ValueError:
-            rfc3986_host = ""
-        if rfc3986_host.strip("[]") != target.host.strip("[]"):
-            reasons.append("parsers-disagree")
+    if target is not None and target.is_http and _rfc3986_host(base, raw).strip("[]") != target.host.strip("[]"):
+        reasons.append("parsers-disagree")
     return reasons
+
+
+def _rfc3986_host(base: str, raw: str) -> str:
+    """The host Python's RFC 3986 resolver (urljoin) gives, without resolving when the answer is plain: a
+    reference with its own authority keeps it, one with neither scheme nor authority keeps the base's."""
+    try:
+        reference = urlsplit(raw)
+        if reference.netloc:
+            host = reference.hostname
+        elif not reference.scheme:
+            host = urlsplit(base).hostname
+        else:
+            host = urlsplit(urljoin(base, raw)).hostname
+    except ValueError:
+        return ""
+    return (host or "").lower()
 
 
 def parameter_source(
