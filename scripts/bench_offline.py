@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Offline throughput, side by side in one run: a generated flow file (half the requests answered with a 3xx
+"""Offline throughput, side by side in one run. A generated flow file (half the requests answered with a 3xx
 that is followed, POST bodies of 1 KB to 64 KB) read by
 
-  A. bare `mitmproxy.io.FlowReader` iteration (deserialisation only: the practical limit),
-  B. `redirect-audit analyze -q` (the same deserialisation, plus the whole audit),
-  C. `mitmdump -n -r` without any addon (every flow through all of mitmproxy's own addons).
+  A. bare `mitmproxy.io.FlowReader` iteration (deserialisation only: what reading a flow file costs),
+  B. `redirect-audit analyze -q` (reading plus the whole audit),
+  C. `mitmdump -n -q -r` without any addon (every flow through all of mitmproxy's own addons);
 
-Each is run `--rounds` times, alternating, and medians and ratios are printed (ratios, not absolute times:
-machines are shared and noisy).
+and the same traffic as a HAR file (mitmproxy's own HAR export of the first `--har-entries` flows) read by
+
+  D. a plain `json.load` of the file,
+  E. `redirect-audit analyze -q`.
+
+Every contender is a command run as a subprocess, so each pays interpreter start-up and its imports. Each runs
+`--rounds` times, alternating, and medians and ratios are printed (ratios, not absolute times: machines are
+shared and noisy).
 
     .venv/bin/python scripts/bench_offline.py --flows 100000 --rounds 3
 """
@@ -15,6 +21,7 @@ machines are shared and noisy).
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import subprocess
@@ -24,9 +31,12 @@ import time
 from pathlib import Path
 
 from mitmproxy import http, io
+from mitmproxy.addons.savehar import SaveHar
 from mitmproxy.test import tflow
 
 BIN = Path(sys.executable).parent
+BARE_FLOWREADER = "import sys; from mitmproxy import io\nfor _ in io.FlowReader(open(sys.argv[1], 'rb')).stream(): pass"
+BARE_JSON = "import json, sys; json.load(open(sys.argv[1], 'rb'))"
 
 
 def generate(path: Path, count: int, seed: int = 7) -> None:
@@ -59,10 +69,20 @@ def generate(path: Path, count: int, seed: int = 7) -> None:
                 t += 0.002
 
 
-def bare(path: Path) -> None:
-    with path.open("rb") as file:
-        for _ in io.FlowReader(file).stream():
-            pass
+def export_har(recording: Path, path: Path, entries: int) -> None:
+    """mitmproxy's own HAR export of the recording's first flows, written an entry at a time."""
+    exporter, servers_seen = SaveHar(), set()
+    with recording.open("rb") as source, path.open("w") as har:
+        har.write('{"log": {"version": "1.2", "creator": {"name": "mitmproxy", "version": ""}, "entries": [\n')
+        for n, flow in enumerate(io.FlowReader(source).stream()):
+            if n == entries:
+                break
+            har.write((",\n" if n else "") + json.dumps(exporter.flow_entry(flow, servers_seen)))
+        har.write("\n]}}\n")
+
+
+def command(*args: str):
+    return lambda: subprocess.run(args, check=True, capture_output=True)
 
 
 def timed(run) -> float:
@@ -71,35 +91,55 @@ def timed(run) -> float:
     return time.perf_counter() - start
 
 
+def race(contenders: dict, rounds: int, count: int, unit: str) -> dict[str, float]:
+    """Run the contenders alternating, `rounds` times; print and return the median time of each."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_ in range(rounds):
+        for name, run in contenders.items():
+            times[name].append(timed(run))
+        print(f"  round {round_ + 1}: " + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name, median in medians.items():
+        print(f"  {name:<20} median {median:7.2f} s  {count / median:10.0f} {unit}/s")
+    return medians
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, default=100_000)
+    parser.add_argument("--har-entries", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="redirect-audit-bench-"))
-    recording = workdir / "flows.mitm"
-    print(f"generating {args.flows} flows ...", flush=True)
+    recording, har = workdir / "flows.mitm", workdir / "flows.har"
+    print(f"generating {args.flows} flows and a HAR of the first {args.har_entries} ...", flush=True)
     generate(recording, args.flows)
-    print(f"{recording}: {recording.stat().st_size / 1e6:.1f} MB", flush=True)
-    contenders = {
-        "A FlowReader": lambda: bare(recording),
-        "B analyze": lambda: subprocess.run(
-            [str(BIN / "redirect-audit"), "analyze", "-q", str(recording)], check=True, capture_output=True
-        ),
-        "C mitmdump -n -r": lambda: subprocess.run(
-            [str(BIN / "mitmdump"), "-n", "-q", "-r", str(recording)], check=True, capture_output=True
-        ),
-    }
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for round_ in range(args.rounds):
-        for name, run in contenders.items():
-            times[name].append(timed(run))
-        print(f"round {round_ + 1}: " + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    for name, median in medians.items():
-        print(f"{name:<18} median {median:7.2f} s  {args.flows / median:10.0f} flows/s")
-    print(f"analyze / FlowReader time: {medians['B analyze'] / medians['A FlowReader']:.2f}")
-    print(f"mitmdump -n -r / analyze time: {medians['C mitmdump -n -r'] / medians['B analyze']:.2f}")
+    export_har(recording, har, args.har_entries)
+    for path in (recording, har):
+        print(f"{path}: {path.stat().st_size / 1e6:.1f} MB", flush=True)
+    analyze = str(BIN / "redirect-audit"), "analyze", "-q"
+
+    print(f"flow file, {args.flows} flows:")
+    flows = race(
+        {
+            "A FlowReader": command(sys.executable, "-c", BARE_FLOWREADER, str(recording)),
+            "B analyze": command(*analyze, str(recording)),
+            "C mitmdump -n -r": command(str(BIN / "mitmdump"), "-n", "-q", "-r", str(recording)),
+        },
+        args.rounds,
+        args.flows,
+        "flows",
+    )
+    print(f"HAR, {args.har_entries} entries:")
+    entries = race(
+        {"D json.load": command(sys.executable, "-c", BARE_JSON, str(har)), "E analyze": command(*analyze, str(har))},
+        args.rounds,
+        args.har_entries,
+        "entries",
+    )
+    print(f"analyze / FlowReader time: {flows['B analyze'] / flows['A FlowReader']:.2f} (target at most 1.2)")
+    print(f"mitmdump -n -r / analyze time: {flows['C mitmdump -n -r'] / flows['B analyze']:.2f} (target at least 2)")
+    print(f"HAR: analyze / json.load time: {entries['E analyze'] / entries['D json.load']:.2f}")
 
 
 if __name__ == "__main__":
