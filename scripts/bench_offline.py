@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench_rounds import alternate
 from mitmproxy import http, io
 from mitmproxy.test import tflow
 
@@ -65,12 +64,6 @@ def bare(path: Path) -> None:
             pass
 
 
-def timed(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, default=100_000)
@@ -90,12 +83,7 @@ def main() -> None:
             [str(BIN / "mitmdump"), "-n", "-q", "-r", str(recording)], check=True, capture_output=True
         ),
     }
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for round_ in range(args.rounds):
-        for name, run in contenders.items():
-            times[name].append(timed(run))
-        print(f"round {round_ + 1}: " + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    medians, _ = alternate(contenders, args.rounds)
     for name, median in medians.items():
         print(f"{name:<18} median {median:7.2f} s  {args.flows / median:10.0f} flows/s")
     print(f"analyze / FlowReader time: {medians['B analyze'] / medians['A FlowReader']:.2f}")
