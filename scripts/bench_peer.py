@@ -5,8 +5,9 @@
      interpreter and pinned (PEER_PINS); it is never a dependency of this project.
   2. One HAR 1.2 file per redirect problem (SCENARIOS) is written, and a large HAR that repeats them all in
      turn, each copy under its own path, until it holds `--entries` entries.
-  3. Time: `httpolice -i har BIG.har` and `redirect-audit analyze -q BIG.har`, both as subprocesses (both pay
-     interpreter start-up), alternating, `--rounds` times each; medians and their ratio.
+  3. Time: `httpolice -i har FILE` and `redirect-audit analyze -q FILE`, both as subprocesses (both pay
+     interpreter start-up), alternating, `--rounds` times each, on a one-entry HAR (start-up) and on the large
+     one; medians, their ratios, and the cost of each further entry.
   4. Coverage: every scenario HAR, and every real HAR in tests/data/har that is JSON with entries, through both
      tools: HTTPolice's notices from its text report (`-o text`), redirect-audit's rules from its JSON Lines
      report (`--report`). Which HTTPolice notices concern redirects is decided from its own notices.xml.
@@ -14,7 +15,7 @@
 It prints the Markdown for docs/performance.md ("A peer: HTTPolice"): versions, the time table and the
 coverage table. Every figure and every cell comes from the tools run here.
 
-    .venv/bin/python scripts/bench_peer.py --rounds 3 --entries 3000
+    .venv/bin/python scripts/bench_peer.py --rounds 5 --entries 3000
 """
 
 from __future__ import annotations
@@ -542,9 +543,39 @@ def check_mixed(peer_run, analyze_run, copies: Counter[str], coverages: list[Cov
         print(f"large HAR: {tool} {got} {what}; the scenarios' {what} times their copies: {expected} ({verdict})")
 
 
+PEER, OURS = "httpolice -i har", "redirect-audit analyze -q"
+
+
+def time_both(httpolice: Path, har: Path, rounds: int) -> tuple[dict[str, float], dict[str, object]]:
+    print(f"timing {har.name}:", flush=True)
+    medians, last_runs = alternate(
+        {PEER: lambda: run_httpolice(httpolice, har), OURS: lambda: run_analyze(har)}, rounds
+    )
+    if last_runs[PEER].returncode:
+        sys.exit(f"httpolice failed on {har}: {last_runs[PEER].stderr.strip()}")
+    return medians, last_runs
+
+
+def time_table(rows: list[tuple[str, int, dict[str, float]]]) -> list[str]:
+    """Medians per HAR, their ratio, and the cost of one more entry (between the smallest and largest HAR)."""
+    lines = [
+        f"| HAR | entries | `{PEER}` | `{OURS}` | HTTPolice / redirect-audit |",
+        "|---|---|---|---|---|",
+    ]
+    for name, entries, medians in rows:
+        ratio = medians[PEER] / medians[OURS]
+        lines.append(f"| {name} | {entries:,} | {medians[PEER]:.2f} s | {medians[OURS]:.2f} s | **{ratio:.2f}×** |")
+    (_, small_entries, small), (_, big_entries, big) = rows[0], rows[-1]
+    per_entry = {tool: (big[tool] - small[tool]) / (big_entries - small_entries) * 1000 for tool in (PEER, OURS)}
+    # On a small large HAR the difference drowns in noise and may even be negative: no ratio then.
+    ratio = f"**{per_entry[PEER] / per_entry[OURS]:.2f}×**" if min(per_entry.values()) > 0 else "not measurable"
+    lines.append(f"| each further entry | | {per_entry[PEER]:.2f} ms | {per_entry[OURS]:.2f} ms | {ratio} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each tool (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each tool on each HAR (default 3)")
     parser.add_argument("--entries", type=int, default=3000, help="entries of the large HAR (default 3000)")
     parser.add_argument("--workdir", type=Path, help="where to write the HAR files (default: a new temp dir)")
     args = parser.parse_args()
@@ -556,28 +587,24 @@ def main() -> None:
     print(f"{versions(httpolice)}; HAR files in {workdir}", flush=True)
     coverages = cover_all(httpolice, workdir)
 
+    # The one-entry scenario shows what start-up costs each tool; the large HAR, what the work costs.
+    small = workdir / "location-missing.har"
     big = workdir / "mixed.har"
     steps, copies = mixed_steps(args.entries)
     write_har(big, steps)
     size = f"{big.stat().st_size / 1e6:.1f} MB"
     print(f"{big}: {len(steps)} entries, {size}", flush=True)
-    peer, ours = "httpolice -i har", "redirect-audit analyze -q"
-    medians, last_runs = alternate(
-        {peer: lambda: run_httpolice(httpolice, big), ours: lambda: run_analyze(big)}, args.rounds
-    )
-    if last_runs[peer].returncode:
-        sys.exit(f"httpolice failed on {big}: {last_runs[peer].stderr.strip()}")
-    check_mixed(last_runs[peer], last_runs[ours], copies, coverages)
+    small_medians, _ = time_both(httpolice, small, args.rounds)
+    big_medians, last_runs = time_both(httpolice, big, args.rounds)
+    check_mixed(last_runs[PEER], last_runs[OURS], copies, coverages)
 
     print("\n--- Markdown for docs/performance.md ---\n")
     print(f"```sh\n.venv/bin/python scripts/bench_peer.py --rounds {args.rounds} --entries {args.entries}\n```\n")
     print(f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}; {versions(httpolice)}.")
     print(f"HTTPolice installed in `.venv-httpolice` with `pip install {' '.join(PEER_PINS)}`.\n")
-    print(f"Time on a generated HAR of {len(steps):,} entries ({size}), {args.rounds} rounds, alternating:\n")
-    print("| command | median | entries/s |\n|---|---|---|")
-    for name, median in medians.items():
-        print(f"| `{name}` | {median:.2f} s | {len(steps) / median:,.0f} |")
-    print(f"\nHTTPolice takes **{medians[peer] / medians[ours]:.2f}×** the time of `redirect-audit analyze`.\n")
+    print(f"Medians of {args.rounds} alternating rounds:\n")
+    rows = [(f"`{small.name}` (start-up)", 1, small_medians), (f"mixed scenarios, {size}", len(steps), big_medians)]
+    print("\n".join(time_table(rows)) + "\n")
     print("\n".join(coverage_table(coverages, redirect_ids)))
     print(f"\nNotices counted as about redirects: {', '.join(map(str, sorted(redirect_ids)))} (from notices.xml),")
     print("and any notice whose printed title names the Location header.")
