@@ -7,7 +7,7 @@
      turn, each copy under its own path, until it holds `--entries` entries.
   3. Time: `httpolice -i har FILE` and `redirect-audit analyze -q FILE`, both as subprocesses (both pay
      interpreter start-up), alternating, `--rounds` times each, on a one-entry HAR (start-up) and on the large
-     one; medians, their ratios, and the cost of each further entry.
+     one; medians and their ratios.
   4. Coverage: every scenario HAR, and every real HAR in tests/data/har that is JSON with entries, through both
      tools: HTTPolice's notices from its text report (`-o text`), redirect-audit's rules from its JSON Lines
      report (`--report`). Which HTTPolice notices concern redirects is decided from its own notices.xml.
@@ -375,22 +375,23 @@ class Notice:
     """One line of HTTPolice's text report, with the message it was reported on."""
 
     id: int
-    severity: str  # E error, C comment, D debug
+    severity: str  # error, comment or debug
     title: str  # as HTTPolice printed it
     message: str  # "302 response", "GET request"
 
 
 def httpolice_notices(report: str) -> list[Notice]:
     """The notices of a text report. It prints a marker line before each request and each response that has
-    notices, then one line per notice: `C 1079 302 response should have a Location header`."""
-    notices, message = [], ""
+    notices (`------------ request: GET /home`, `------------ response: 302 Found`), then one line per notice:
+    `C 1079 StatusCode(302) response should have a Location header`."""
+    severities = {"E": "error", "C": "comment", "D": "debug"}
+    notices, message = [], "exchange"
     for line in report.splitlines():
-        if marker := re.match(r"-{12} request: (\S+)", line):
-            message = f"{marker.group(1)} request"
-        elif marker := re.match(r"-{12} response: (\d+)", line):
-            message = f"{marker.group(1)} response"
+        if line.startswith("-" * 12):
+            kind, _, first_words = line.lstrip("- ").partition(": ")
+            message = f"{first_words.split()[0]} {kind}" if first_words else "exchange"
         elif notice := re.match(r"([EDC]) (\d+) (.*)", line):
-            notices.append(Notice(int(notice.group(2)), notice.group(1), notice.group(3), message))
+            notices.append(Notice(int(notice.group(2)), severities[notice.group(1)], notice.group(3), message))
     return notices
 
 
@@ -461,7 +462,9 @@ def coverage_row(coverage: Coverage, redirect_ids: set[int]) -> str:
     else:
         redirect = [n for n in coverage.notices if concerns_redirects(n, redirect_ids)]
         other = [n for n in coverage.notices if not concerns_redirects(n, redirect_ids)]
-        redirect_cell = "<br>".join(counted(f"{n.id} {n.title} (on {n.message})" for n in redirect)) or "—"
+        redirect_cell = (
+            "<br>".join(counted(f"{n.id} {n.title} ({n.severity}, on {n.message})" for n in redirect)) or "—"
+        )
         other_cell = ", ".join(counted(str(n.id) for n in other)) or "—"
     rules = "<br>".join(counted(f"`{f['rule']}` ({STAGES.get(f['stage'], f['stage'])})" for f in coverage.findings))
     return f"| `{coverage.name}`: {coverage.problem} | {redirect_cell} | {other_cell} | {rules or '—'} |"
@@ -557,7 +560,8 @@ def time_both(httpolice: Path, har: Path, rounds: int) -> tuple[dict[str, float]
 
 
 def time_table(rows: list[tuple[str, int, dict[str, float]]]) -> list[str]:
-    """Medians per HAR, their ratio, and the cost of one more entry (between the smallest and largest HAR)."""
+    """Medians per HAR and their ratio. (No cost per entry from the difference of two HARs' medians: on a
+    shared machine that difference of noisy figures swung from 9× to 21× between runs.)"""
     lines = [
         f"| HAR | entries | `{PEER}` | `{OURS}` | HTTPolice / redirect-audit |",
         "|---|---|---|---|---|",
@@ -565,11 +569,6 @@ def time_table(rows: list[tuple[str, int, dict[str, float]]]) -> list[str]:
     for name, entries, medians in rows:
         ratio = medians[PEER] / medians[OURS]
         lines.append(f"| {name} | {entries:,} | {medians[PEER]:.2f} s | {medians[OURS]:.2f} s | **{ratio:.2f}×** |")
-    (_, small_entries, small), (_, big_entries, big) = rows[0], rows[-1]
-    per_entry = {tool: (big[tool] - small[tool]) / (big_entries - small_entries) * 1000 for tool in (PEER, OURS)}
-    # On a small large HAR the difference drowns in noise and may even be negative: no ratio then.
-    ratio = f"**{per_entry[PEER] / per_entry[OURS]:.2f}×**" if min(per_entry.values()) > 0 else "not measurable"
-    lines.append(f"| each further entry | | {per_entry[PEER]:.2f} ms | {per_entry[OURS]:.2f} ms | {ratio} |")
     return lines
 
 
