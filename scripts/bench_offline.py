@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench_rounds import alternate
 from mitmproxy import http, io
 from mitmproxy.addons.savehar import SaveHar
 from mitmproxy.test import tflow
@@ -85,20 +84,9 @@ def command(*args: str):
     return lambda: subprocess.run(args, check=True, capture_output=True)
 
 
-def timed(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 def race(contenders: dict, rounds: int, count: int, unit: str) -> dict[str, float]:
     """Run the contenders alternating, `rounds` times; print and return the median time of each."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for round_ in range(rounds):
-        for name, run in contenders.items():
-            times[name].append(timed(run))
-        print(f"  round {round_ + 1}: " + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    medians, _ = alternate(contenders, rounds)
     for name, median in medians.items():
         print(f"  {name:<20} median {median:7.2f} s  {count / median:10.0f} {unit}/s")
     return medians
