@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._redirect(query)
         if path.startswith("/go/"):
             return self._go(path)
-        if path.startswith("/raw/"):
+        if path.startswith("/raw/") and path.removeprefix("/raw/").isdigit():
             return self._raw(int(path.removeprefix("/raw/")))
         if path == "/hang":
             return self._hang()
@@ -186,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_PROPFIND = _handle
 
 
 class _Server(ThreadingHTTPServer):
