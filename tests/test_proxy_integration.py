@@ -13,28 +13,11 @@ import pytest
 from redirect_audit.demo.clients import send
 from redirect_audit.demo.process import ProxyProcess
 
+from .proxy_output import REPORT_FIELDS
+
 _tags = itertools.count()
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-REPORT_FIELDS = {
-    "rule",
-    "severity",
-    "title",
-    "action",
-    "status",
-    "redirect_url",
-    "location",
-    "original_method",
-    "followup_method",
-    "followup_url",
-    "client",
-    "chain",
-    "flows",
-    "references",
-    "evidence",
-    "time",
-    "stage",
-}
 
 
 def scenario(upstream, path: str, to: str | None = "/echo", to_origin: int = 0) -> tuple[str, str]:

@@ -45,4 +45,12 @@ async def serve(settings: dict, extra: list[str] = ()) -> int:
         flush=True,
     )
     await master.run()
+    # Connections still open now are cancelled when asyncio.run() ends. asyncio's streams (Python 3.11, 3.12.1)
+    # report each of those cancellations as an "Exception in callback" traceback: a clean stop looked like a crash.
+    loop.set_exception_handler(_ignore_cancelled_connections)
     return getattr(master, "exit_code", 0) or 0
+
+
+def _ignore_cancelled_connections(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    if not isinstance(context.get("exception"), asyncio.CancelledError):
+        loop.default_exception_handler(context)

@@ -10,6 +10,9 @@ the tests can check what a client really sent on a follow-up (and that a blocked
     /chain/N?status=302                 N more redirects, then 200 (the query string is kept)
     /loop/a, /loop/b                    redirect to each other forever (the query string is kept)
     /setcookie?cookie=...               200 with Set-Cookie (repeatable)
+    /raw/N                              the bytes registered with `raw()` verbatim, then the connection closes
+                                        (or resets): answers no well-behaved server sends, and resets
+    /hang                               no answer at all, until the peer hangs up or the upstream stops
     anything else                       200 JSON echo of what arrived
 Every answer allows CORS for the requesting Origin, so a browser's fetch() can exercise cross-origin
 redirects too.
@@ -21,7 +24,10 @@ import base64
 import hashlib
 import html
 import json
+import select
+import socket
 import ssl
+import struct
 import sys
 import threading
 from dataclasses import dataclass
@@ -95,6 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._redirect(query)
         if path.startswith("/go/"):
             return self._go(path)
+        if path.startswith("/raw/") and path.removeprefix("/raw/").isdigit():
+            return self._raw(int(path.removeprefix("/raw/")))
+        if path == "/hang":
+            return self._hang()
         if path.startswith("/chain/"):
             return self._chain(path, url.query, query)
         if path in ("/loop/a", "/loop/b"):
@@ -126,6 +136,20 @@ class _Handler(BaseHTTPRequestHandler):
         _, _, status, target = path.split("/", 3)
         location = base64.urlsafe_b64decode(target.encode() + b"==").decode("utf-8", "surrogateescape")
         self._send(int(status), b"redirecting", "text/plain", [("Location", location)])
+
+    def _raw(self, index: int) -> None:
+        answer, reset = self.server.owner.canned(index)
+        self.close_connection = True
+        self.wfile.write(answer)
+        if reset:  # linger 0: closing sends RST, not FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
+    def _hang(self) -> None:
+        self.close_connection = True
+        while not self.server.owner.stopping.is_set():
+            if select.select([self.rfile], [], [], 0.2)[0] and not self.rfile.read1(65536):
+                return  # the peer hung up
 
     def _chain(self, path: str, query_string: str, query: dict[str, list[str]]) -> None:
         remaining = int(path.rsplit("/", 1)[1] or 0)
@@ -162,11 +186,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_PROPFIND = _handle
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # a proxy serving a hundred concurrent clients opens as many connections at once
 
     def handle_error(self, request, client_address) -> None:
         """A client that hangs up mid-answer (a killed flow, a browser) is no error of the scenario's."""
@@ -207,6 +232,8 @@ class ScenarioUpstream:
             self._tls.load_cert_chain(*tls)
         self._servers: list[_Server] = []
         self._lock = threading.Lock()
+        self._canned: list[tuple[bytes, bool]] = []
+        self.stopping = threading.Event()
         self.arrivals: list[Arrival] = []
         self.origins: list[str] = []
 
@@ -219,6 +246,7 @@ class ScenarioUpstream:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -237,6 +265,22 @@ class ScenarioUpstream:
         """The URL of a redirect with `status` to `location`, fixed by the server (see /go/)."""
         encoded = base64.urlsafe_b64encode(location.encode()).decode().rstrip("=")
         return self.url(f"/go/{status}/{encoded}", origin)
+
+    def raw(self, answer: bytes, *, reset: bool = False, origin: int = 0) -> str:
+        """The URL of an answer of exactly these bytes (status line, headers, body), after which the upstream
+        closes the connection, with a reset (RST) instead of a FIN if `reset`. `raw(b"", reset=True)` resets
+        the connection instead of answering."""
+        with self._lock:
+            self._canned.append((answer, reset))
+            return self.url(f"/raw/{len(self._canned) - 1}", origin)
+
+    def canned(self, index: int) -> tuple[bytes, bool]:
+        with self._lock:
+            return self._canned[index]
+
+    def hang(self, origin: int = 0) -> str:
+        """The URL of a request the upstream never answers."""
+        return self.url("/hang", origin)
 
     def record(self, arrival: Arrival) -> None:
         with self._lock:
