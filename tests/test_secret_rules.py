@@ -183,6 +183,7 @@ def test_escalations():
         ("http:evil.example", "scheme-without-slashes"),
         ("https://idp.example.com@evil.example/", "userinfo"),
         ("/\\evil.example", "parsers-disagree"),
+        ("/caf\udce9", "not-utf8"),
     ],
 )
 def test_location_confusing_reasons(location, reason):

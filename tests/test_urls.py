@@ -28,6 +28,7 @@ BASE = "https://app.example.com/login/form?x=1"
         ("https://bücher.example/", "https://xn--bcher-kva.example/"),
         ("http://[::1]:8080/x", "http://[::1]:8080/x"),
         ("#frag", "https://app.example.com/login/form?x=1#frag"),
+        ("/caf\udce9", "https://app.example.com/caf%EF%BF%BD"),  # Latin-1 bytes, as mitmproxy decodes them
     ],
 )
 def test_resolve_like_a_browser(location, expected):

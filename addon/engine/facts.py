@@ -129,7 +129,7 @@ CATALOG: dict[str, Fact] = {
             _ALL,
             "Why the Location may read differently in browsers and RFC 3986 resolvers, or hide its host: "
             "`protocol-relative`, `backslash`, `control-characters`, `scheme-without-slashes`, `userinfo`, "
-            "`parsers-disagree`.",
+            "`parsers-disagree`, `not-utf8` (bytes that are not UTF-8, which browsers read differently).",
         ),
         Fact(
             "location_from_parameter",

@@ -25,6 +25,8 @@ def confusing(base: str, raw: str, target: urls.Url | None) -> list[str]:
         reasons.append("backslash")
     if _CONTROL.search(raw):
         reasons.append("control-characters")
+    if not raw.isascii() and not _utf8(raw):
+        reasons.append("not-utf8")  # browsers differ: U+FFFD (Chromium), or each byte percent-encoded
     if _SCHEME_NO_SLASHES.match(text) and text.split(":", 1)[0].lower() in ("http", "https"):
         reasons.append("scheme-without-slashes")
     if target is not None and target.userinfo:
@@ -32,6 +34,14 @@ def confusing(base: str, raw: str, target: urls.Url | None) -> list[str]:
     if target is not None and target.is_http and _rfc3986_host(base, raw).strip("[]") != target.host.strip("[]"):
         reasons.append("parsers-disagree")
     return reasons
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes: the header's bytes were not UTF-8
+        return False
+    return True
 
 
 def _rfc3986_host(base: str, raw: str) -> str:

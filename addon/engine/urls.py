@@ -60,7 +60,11 @@ def parse(url: str) -> Url | None:
 
 
 def resolve(base: str, reference: str) -> Url | None:
-    """Resolve a Location value against the request URL exactly as a browser does; None if it fails."""
+    """Resolve a Location value against the request URL exactly as a browser does; None if it fails.
+    Bytes that are not UTF-8 (held as surrogate escapes, as mitmproxy decodes headers) are read as Chromium
+    reads them: each invalid sequence becomes U+FFFD, which the URL parser percent-encodes."""
+    if not reference.isascii():
+        reference = reference.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
         joined = ada_url.join_url(base, reference)
     except ValueError:
