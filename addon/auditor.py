@@ -7,7 +7,7 @@ back in that order. Whether a finding was blocked is the adapter's decision (onl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +43,21 @@ class Finding:
     stage: str = field(repr=False, default="followup")
 
     def record(self) -> dict[str, Any]:
-        return asdict(self)
+        """What `dataclasses.asdict` gives, without its deep copy of every string and number (a finding holds only
+        plain data, and is recorded once for the flow and once for the report)."""
+        return {name: _copied(getattr(self, name)) for name in _FINDING_FIELDS}
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+
+
+def _copied(value: Any) -> Any:
+    """A copy of plain data: new lists, tuples and dicts, the immutable values inside them shared."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copied(item) for item in value)
+    return value
 
 
 def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
