@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import redirect_audit
 from redirect_audit.demo.process import BIN, ProxyProcess, addon_script, free_port
 
 ORIGINS = ("127.0.0.1", "127.0.0.2")
@@ -398,28 +399,30 @@ def run_contender(
 
 
 def record_profile(pid: int, seconds: float, path: Path) -> None:
-    """py-spy (not a dependency: `pip install py-spy`) samples the process for that long: a flame graph for
-    `.svg`, collapsed stacks (one line a stack, with its count of samples) otherwise."""
+    """py-spy (not a dependency: `pip install py-spy`) samples the process for that long into collapsed stacks:
+    one line a stack, its frames joined by `;`, then its count of samples."""
     py_spy = shutil.which("py-spy") or str(BIN / "py-spy")
-    kind = "flamegraph" if path.suffix == ".svg" else "raw"
-    subprocess.run(
-        [
-            py_spy,
-            "record",
-            "--rate",
-            "250",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(round(seconds)),
-            "--format",
-            kind,
-            "-o",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    command = [py_spy, "record", "--rate", "250", "--pid", str(pid), "--duration", str(round(seconds))]
+    subprocess.run([*command, "--format", "raw", "-o", str(path)], check=True, capture_output=True)
+
+
+def addon_share(stacks: Path, top: int = 12) -> str:
+    """The share of the proxy's samples spent in the addon, and where: each sample counts for the innermost frame
+    of the addon's own code, with the first frame it called outside it (where the addon calls a library)."""
+    package = f"({Path(redirect_audit.__file__).parent.name}/"
+    total, places = 0, Counter()
+    for line in stacks.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        total += int(count)
+        inside = [i for i, frame in enumerate(frames) if package in frame]
+        if inside:
+            callee = frames[inside[-1] + 1].split(" (")[0] if inside[-1] + 1 < len(frames) else "itself"
+            places[frames[inside[-1]].split(" (")[0], callee] += int(count)
+    in_addon = sum(places.values())
+    lines = [f"the addon's code: {in_addon / total:.1%} of {total} samples of the proxy; where:"]
+    lines += [f"  {n / total:6.1%}  {function} -> {callee}" for (function, callee), n in places.most_common(top)]
+    return "\n".join(lines)
 
 
 def describe(run: Run) -> str:
@@ -441,8 +444,7 @@ def main() -> None:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="instead of the rounds, one run of B with py-spy recording the proxy (FILE.svg: a flame graph; "
-        "any other name: collapsed stacks)",
+        help="instead of the rounds, one run of B with py-spy recording the proxy's stacks into FILE",
     )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="redirect-audit-live-"))
@@ -477,7 +479,7 @@ def with_addon(report: Path) -> list[str]:
 def profile(workdir: Path, upstream: tuple[int, int], args: argparse.Namespace) -> None:
     report = workdir / "report-profiled.jsonl"
     run, load, _ = run_contender(with_addon(report), workdir, upstream, args, profile=args.profile)
-    print(f"B under py-spy: {describe(run)}\n{args.profile} written")
+    print(f"B under py-spy: {describe(run)}\n{args.profile} written\n{addon_share(args.profile)}")
     if problems := check_report(report, load):
         sys.exit("\n".join(["B's report does not hold the findings the traffic must produce:", *problems]))
 
