@@ -24,13 +24,16 @@ often: a 307 followed with a GET without the body, a 303 answered by re-posting,
 other origin after a 307.
 
 Each run warms up for `--warmup` seconds, then measures for `--seconds`; then the generator stops starting
-exchanges and lets those under way finish, so every redirect it received was followed. Printed: per contender
-the median requests/s, p50 and p99 latency, and the proxy's CPU time per request; B/A requests/s (target at
-least 0.97) and what B adds to latency and to the proxy's CPU per request. Every B report is checked rule by
-rule against the findings the generator's traffic must produce (`post-became-get` for each POST it turned into a
-GET on 301/302, and the violations'), so B's figures are those of an addon that paired every redirect.
+exchanges and lets those under way finish, so every redirect it received was followed. A and B alternate for
+`--rounds` rounds, B first in every other round. Printed: per contender the median requests/s, p50 and p99
+latency, and the proxy's CPU time per request; B/A requests/s (target at least 0.97) as the ratio of the medians
+and as the median of the rounds' ratios; what B adds to latency and to the proxy's CPU per request. Every B
+report is checked rule by rule against the findings the generator's traffic must produce (`post-became-get` for
+each POST it turned into a GET on 301/302, and the violations'), so B's figures are those of an addon that
+paired every redirect; a mismatch makes the run fail.
 
     .venv/bin/python scripts/bench_live.py --seconds 10 --rounds 5 --connections 64
+    .venv/bin/python scripts/bench_live.py --seconds 20 --profile stacks.txt    # B once, under py-spy
 """
 
 from __future__ import annotations
@@ -485,27 +488,30 @@ def profile(workdir: Path, upstream: tuple[int, int], args: argparse.Namespace) 
 
 
 def race(workdir: Path, upstream: tuple[int, int], args: argparse.Namespace) -> None:
-    """A and B alternating for the rounds; every B report checked; medians and ratios printed."""
-    runs: dict[str, list[Run]] = {"A mitmdump": [], "B mitmdump + addon": []}
+    """A and B alternating for the rounds, B first in every other round so that a drift in the machine's load
+    weighs on both; every B report checked; medians and ratios printed."""
+    runs: dict[str, list[Run]] = {"A": [], "B": []}
     problems = []
     for round_ in range(1, args.rounds + 1):
-        run, _, proxy = run_contender([], workdir, upstream, args)
-        runs["A mitmdump"].append(run)
-        print(f"round {round_} A {describe(run)}{console(proxy)}", flush=True)
-        report = workdir / f"report-{round_}.jsonl"
-        run, load, proxy = run_contender(with_addon(report), workdir, upstream, args)
-        runs["B mitmdump + addon"].append(run)
-        wrong = check_report(report, load)
-        problems += [f"round {round_}: {problem}" for problem in wrong]
-        findings, followed = sum(load["expected"].values()), load["redirects_followed"]
-        verdict = "WRONG" if wrong else f"{findings} findings for {followed} redirects followed, as expected"
-        print(f"round {round_} B {describe(run)}  report: {verdict}{console(proxy)}", flush=True)
+        for name in ("A", "B") if round_ % 2 else ("B", "A"):
+            report = workdir / f"report-{round_}.jsonl"
+            run, load, proxy = run_contender(with_addon(report) if name == "B" else [], workdir, upstream, args)
+            runs[name].append(run)
+            verdict = ""
+            if name == "B":
+                wrong = check_report(report, load)
+                problems += [f"round {round_}: {problem}" for problem in wrong]
+                findings, followed = sum(load["expected"].values()), load["redirects_followed"]
+                verdict = "WRONG" if wrong else f"{findings} findings for {followed} redirects followed, as expected"
+                verdict = f"  report: {verdict}"
+            print(f"round {round_} {name} {describe(run)}{verdict}{console(proxy)}", flush=True)
     summarise(runs)
     if problems:
         sys.exit("\n".join(["B's reports do not hold the findings the traffic must produce:", *problems]))
 
 
 def summarise(runs: dict[str, list[Run]]) -> None:
+    names = {"A": "A mitmdump", "B": "B mitmdump + addon"}
     medians = {}
     print(f"\n{'contender':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'proxy CPU µs/req':>17}")
     for name, results in runs.items():
@@ -517,11 +523,16 @@ def summarise(runs: dict[str, list[Run]]) -> None:
             cpu_share={},
         )
         print(
-            f"{name:<20} {median.requests_per_second:8.0f} {median.p50 * 1e3:8.1f} {median.p99 * 1e3:8.1f} "
+            f"{names[name]:<20} {median.requests_per_second:8.0f} {median.p50 * 1e3:8.1f} {median.p99 * 1e3:8.1f} "
             f"{median.proxy_cpu_per_request * 1e6:17.0f}"
         )
-    a, b = medians.values()
-    print(f"B/A requests/s: {b.requests_per_second / a.requests_per_second:.3f} (target at least 0.97)")
+    a, b = medians["A"], medians["B"]
+    rounds = zip(runs["A"], runs["B"], strict=True)
+    paired = statistics.median(rb.requests_per_second / ra.requests_per_second for ra, rb in rounds)
+    print(
+        f"B/A requests/s: {b.requests_per_second / a.requests_per_second:.3f} of the medians, {paired:.3f} the median "
+        "of the rounds' ratios (target at least 0.97)"
+    )
     print(f"added latency: p50 {(b.p50 - a.p50) * 1e3:+.1f} ms, p99 {(b.p99 - a.p99) * 1e3:+.1f} ms")
     added_cpu = b.proxy_cpu_per_request - a.proxy_cpu_per_request
     print(f"added proxy CPU per request: {added_cpu * 1e6:+.0f} µs ({added_cpu / a.proxy_cpu_per_request:+.1%})")
