@@ -386,6 +386,9 @@ def run_contender(
         if profile is not None:
             time.sleep(args.warmup)
             record_profile(proxy.process.pid, args.seconds, profile)
+        while not receive.poll(1):
+            if not generator.is_alive():
+                raise RuntimeError(f"the load generator exited with {generator.exitcode} before reporting")
         load = receive.recv()
         generator.join()
     finally:
