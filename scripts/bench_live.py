@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import multiprocessing
@@ -55,6 +56,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+
+from bench_rounds import in_turn
 
 import redirect_audit
 from redirect_audit.demo.process import BIN, ProxyProcess, addon_script, free_port
@@ -491,23 +494,27 @@ def profile(workdir: Path, upstream: tuple[int, int], args: argparse.Namespace) 
 
 
 def race(workdir: Path, upstream: tuple[int, int], args: argparse.Namespace) -> None:
-    """A and B alternating for the rounds, B first in every other round so that a drift in the machine's load
-    weighs on both; every B report checked; medians and ratios printed."""
+    """A and B in turn for the rounds, B first in every other round; every B report checked; medians and ratios
+    printed."""
+    numbers = itertools.count(1)
+
+    def run_once(name: str) -> tuple[Run, dict, ProxyProcess, Path | None]:
+        report = workdir / f"report-{next(numbers)}.jsonl" if name == "B" else None
+        return *run_contender(with_addon(report) if report else [], workdir, upstream, args), report
+
+    contenders = {name: functools.partial(run_once, name) for name in ("A", "B")}
     runs: dict[str, list[Run]] = {"A": [], "B": []}
     problems = []
-    for round_ in range(1, args.rounds + 1):
-        for name in ("A", "B") if round_ % 2 else ("B", "A"):
-            report = workdir / f"report-{round_}.jsonl"
-            run, load, proxy = run_contender(with_addon(report) if name == "B" else [], workdir, upstream, args)
-            runs[name].append(run)
-            verdict = ""
-            if name == "B":
-                wrong = check_report(report, load)
-                problems += [f"round {round_}: {problem}" for problem in wrong]
-                findings, followed = sum(load["expected"].values()), load["redirects_followed"]
-                verdict = "WRONG" if wrong else f"{findings} findings for {followed} redirects followed, as expected"
-                verdict = f"  report: {verdict}"
-            print(f"round {round_} {name} {describe(run)}{verdict}{console(proxy)}", flush=True)
+    for round_, name, (run, load, proxy, report) in in_turn(contenders, args.rounds, swap=True):
+        runs[name].append(run)
+        verdict = ""
+        if report is not None:
+            wrong = check_report(report, load)
+            problems += [f"round {round_}: {problem}" for problem in wrong]
+            findings, followed = sum(load["expected"].values()), load["redirects_followed"]
+            verdict = "WRONG" if wrong else f"{findings} findings for {followed} redirects followed, as expected"
+            verdict = f"  report: {verdict}"
+        print(f"round {round_} {name} {describe(run)}{verdict}{console(proxy)}", flush=True)
     summarise(runs)
     if problems:
         sys.exit("\n".join(["B's reports do not hold the findings the traffic must produce:", *problems]))
