@@ -32,7 +32,11 @@ report is checked rule by rule against the findings the generator's traffic must
 each POST it turned into a GET on 301/302, and the violations'), so B's figures are those of an addon that
 paired every redirect; a mismatch makes the run fail.
 
+With `--side-by-side`, each round runs A and B at the same time instead, each proxy with its own generator (the
+machine's two cores hold both): a drift in the machine's speed then weighs on both within the round.
+
     .venv/bin/python scripts/bench_live.py --seconds 10 --rounds 5 --connections 64
+    .venv/bin/python scripts/bench_live.py --side-by-side
     .venv/bin/python scripts/bench_live.py --seconds 20 --profile stacks.txt    # B once, under py-spy
 """
 
@@ -53,6 +57,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -375,36 +380,65 @@ def run_contender(
 ) -> tuple[Run, dict, ProxyProcess]:
     """One run: a fresh proxy with these extra arguments, loaded by a fresh generator; `profile`: py-spy records
     the proxy during the measured window into that file."""
+    return run_together([extra], workdir, upstream, args, profile)[0]
+
+
+def run_together(
+    extras: list[list[str]],
+    workdir: Path,
+    upstream: tuple[int, int],
+    args: argparse.Namespace,
+    profile: Path | None = None,
+) -> list[tuple[Run, dict, ProxyProcess]]:
+    """Fresh proxies, one for each list of extra arguments, each loaded by its own fresh generator, all measured
+    over the same window; `profile`: py-spy records the first proxy during that window into that file."""
     upstream_port, upstream_pid = upstream
-    port = free_port()
-    command = [str(BIN / "mitmdump"), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port), *extra]
-    proxy = ProxyProcess(command, port, workdir / f"proxy-{port}.jsonl")
     context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
     settings = {key: getattr(args, key) for key in ("connections", "warmup", "seconds", "seed")}
-    watched = {"proxy": proxy.process.pid, "upstream": upstream_pid}
-    generator = context.Process(target=generator_process, args=(port, upstream_port, settings, watched, send))
+    proxies: list[ProxyProcess] = []
+    generators = []
     try:
-        generator.start()
+        for extra in extras:
+            port = free_port()
+            command = [str(BIN / "mitmdump"), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port), *extra]
+            proxies.append(ProxyProcess(command, port, workdir / f"proxy-{port}.jsonl"))
+        for proxy in proxies:
+            receive, send = context.Pipe(duplex=False)
+            watched = {"proxy": proxy.process.pid, "upstream": upstream_pid}
+            generator = context.Process(
+                target=generator_process, args=(proxy.port, upstream_port, settings, watched, send)
+            )
+            generators.append((generator, receive))
+            generator.start()
         if profile is not None:
             time.sleep(args.warmup)
-            record_profile(proxy.process.pid, args.seconds, profile)
-        while not receive.poll(1):
-            if not generator.is_alive():
-                raise RuntimeError(f"the load generator exited with {generator.exitcode} before reporting")
-        load = receive.recv()
-        generator.join()
+            record_profile(proxies[0].process.pid, args.seconds, profile)
+        loads = [collect(generator, receive) for generator, receive in generators]
     finally:
-        proxy.stop()
+        for proxy in proxies:
+            proxy.stop()
+        for generator, _ in generators:
+            generator.join(timeout=REQUEST_TIMEOUT)
+    return [(run_of(load, args.seconds), load, proxy) for load, proxy in zip(loads, proxies, strict=True)]
+
+
+def collect(generator, receive) -> dict:
+    """What a generator measured, once it reports; an error if it died first."""
+    while not receive.poll(1):
+        if not generator.is_alive():
+            raise RuntimeError(f"the load generator exited with {generator.exitcode} before reporting")
+    return receive.recv()
+
+
+def run_of(load: dict, seconds: float) -> Run:
     p50, p99 = percentiles(load["latencies"])
-    run = Run(
-        requests_per_second=load["requests"] / args.seconds,
+    return Run(
+        requests_per_second=load["requests"] / seconds,
         p50=p50,
         p99=p99,
         proxy_cpu_per_request=load["cpu"]["proxy"] / load["requests"],
-        cpu_share={process: seconds / args.seconds for process, seconds in load["cpu"].items()},
+        cpu_share={process: cpu / seconds for process, cpu in load["cpu"].items()},
     )
-    return run, load, proxy
 
 
 def record_profile(pid: int, seconds: float, path: Path) -> None:
@@ -450,6 +484,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent client connections")
     parser.add_argument("--seed", type=int, default=7, help="seed of the request mix")
     parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run A and B at the same time in each round (each with its own generator), so that the machine's "
+        "load weighs on both alike; the ratio then compares their CPU cost per request",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="FILE",
@@ -494,18 +534,32 @@ def profile(workdir: Path, upstream: tuple[int, int], args: argparse.Namespace) 
 
 
 def race(workdir: Path, upstream: tuple[int, int], args: argparse.Namespace) -> None:
-    """A and B in turn for the rounds, B first in every other round; every B report checked; medians and ratios
-    printed."""
+    """A and B for the rounds, in turn (B first in every other round) or side by side; every B report checked;
+    medians and ratios printed."""
     numbers = itertools.count(1)
 
+    def report_for(name: str) -> Path | None:
+        return workdir / f"report-{next(numbers)}.jsonl" if name == "B" else None
+
+    def arguments(report: Path | None) -> list[str]:
+        return with_addon(report) if report else []
+
     def run_once(name: str) -> tuple[Run, dict, ProxyProcess, Path | None]:
-        report = workdir / f"report-{next(numbers)}.jsonl" if name == "B" else None
-        return *run_contender(with_addon(report) if report else [], workdir, upstream, args), report
+        report = report_for(name)
+        return *run_contender(arguments(report), workdir, upstream, args), report
+
+    def side_by_side() -> Iterator[tuple[int, str, tuple[Run, dict, ProxyProcess, Path | None]]]:
+        for round_ in range(1, args.rounds + 1):
+            reports = {name: report_for(name) for name in ("A", "B")}
+            together = run_together([arguments(report) for report in reports.values()], workdir, upstream, args)
+            for (name, report), result in zip(reports.items(), together, strict=True):
+                yield round_, name, (*result, report)
 
     contenders = {name: functools.partial(run_once, name) for name in ("A", "B")}
+    results = side_by_side() if args.side_by_side else in_turn(contenders, args.rounds, swap=True)
     runs: dict[str, list[Run]] = {"A": [], "B": []}
     problems = []
-    for round_, name, (run, load, proxy, report) in in_turn(contenders, args.rounds, swap=True):
+    for round_, name, (run, load, proxy, report) in results:
         runs[name].append(run)
         verdict = ""
         if report is not None:
