@@ -124,16 +124,17 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 def upstream_answer(target: str, port: int) -> bytes:
+    """The upstream's whole answer to a request for `target` (see the module docstring)."""
     path = urlsplit(target).path
-    if path.startswith(("/r/", "/x/")):
-        if path.startswith("/r/"):
-            _, _, status, rest = path.split("/", 3)
-            location = f"/{rest}"
-        else:
-            _, _, status, host, rest = path.split("/", 4)
-            location = f"http://{host}:{port}/{rest}"
-        return f"HTTP/1.1 {status} Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
-    return b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+    if path.startswith("/r/"):
+        _, _, status, rest = path.split("/", 3)
+        location = f"/{rest}"
+    elif path.startswith("/x/"):
+        _, _, status, host, rest = path.split("/", 4)
+        location = f"http://{host}:{port}/{rest}"
+    else:
+        return b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+    return f"HTTP/1.1 {status} Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
 
 
 async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
