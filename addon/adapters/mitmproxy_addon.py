@@ -12,13 +12,14 @@ import asyncio
 import logging
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 
 from mitmproxy import command, ctx, exceptions, http
 from mitmproxy import types as mtypes
 
 from ..auditor import Auditor, Finding
-from ..engine.model import REDIRECT_STATUSES
+from ..engine.model import REDIRECT_STATUSES, Request
 from ..engine.secrets import (
     DEFAULT_MAX_PARSE_BYTES,
     DEFAULT_REDIRECT_PARAMS,
@@ -96,6 +97,9 @@ class RedirectAudit:
         self._live_seen = False
         self._last_time = 0.0
         self._ticker: asyncio.Task | None = None
+        # Each flow's request as the request hook read it, for its response hook: one conversion per flow,
+        # and a body digested for pairing is not digested again if the flow is redirected in turn.
+        self._requests: weakref.WeakKeyDictionary[http.HTTPFlow, Request] = weakref.WeakKeyDictionary()
 
     def load(self, loader) -> None:
         add = loader.add_option
@@ -222,6 +226,7 @@ class RedirectAudit:
         self._guarded(flow, lambda: self._on_response(flow))
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._requests.pop(flow, None)
         if self.auditor is not None:
             self._guarded(flow, lambda: self.auditor.error(flow.id))
 
@@ -240,7 +245,7 @@ class RedirectAudit:
     def _on_request(self, flow: http.HTTPFlow) -> None:
         if flow.live:
             self._live_seen = True
-        request = request_of(flow)
+        request = self._requests[flow] = request_of(flow)
         self._last_time = max(self._last_time, request.time)
         findings = self.auditor.request(request, live=flow.live)
         own = [f for f in findings if f.flows["followup"] == flow.id]
@@ -251,7 +256,8 @@ class RedirectAudit:
     def _on_response(self, flow: http.HTTPFlow) -> None:
         response = response_of(flow)
         self._last_time = max(self._last_time, response.time)
-        findings = self.auditor.response(request_of(flow), response, live=flow.live)
+        request = self._requests.pop(flow, None) or request_of(flow)  # None: its request hook came before us
+        findings = self.auditor.response(request, response, live=flow.live)
         own = [f for f in findings if f.stage == "response" and f.flows["redirect"] == flow.id]
         self._annotate(flow, own)
         self._block(flow, own)

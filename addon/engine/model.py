@@ -39,7 +39,7 @@ class Body:
         if self._digest is None and self._read is not None:
             data = self._read()
             if data is not None:
-                self._digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+                self._digest = hashlib.sha256(data).hexdigest()  # SHA-256: hardware-accelerated on most CPUs
         return self._digest
 
     def detach(self) -> Body:
