@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .engine.facts import URL_FACTS
-from .engine.model import Event, Request, Response
+from .engine.model import Event, Request, Response, printable
 from .engine.pairing import Pairing, Stats
 from .engine.secrets import SecretPolicy, redact_url
 from .rules.pack import Rule, RuleSet
@@ -61,12 +61,13 @@ def _copied(value: Any) -> Any:
 
 
 def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
-    """A finding fit to write anywhere: URLs are redacted, evidence holds names and fingerprints only."""
+    """A finding fit to write anywhere: URLs are redacted, evidence holds names and fingerprints only, and
+    text that was not UTF-8 is printable."""
     facts = event.facts
 
     def shown(name: str) -> Any:
         value = facts.get(name)
-        return redact_url(value, policy) if name in URL_FACTS else value
+        return redact_url(value, policy) if name in URL_FACTS else printable(value)
 
     return Finding(
         rule=rule.id,
@@ -76,8 +77,8 @@ def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
         status=facts["status"],
         redirect_url=shown("redirect_url"),
         location=shown("location"),
-        original_method=facts["original_method"],
-        followup_method=facts.get("followup_method"),
+        original_method=printable(facts["original_method"]),
+        followup_method=printable(facts.get("followup_method")),
         followup_url=shown("followup_url"),
         client=event.client,
         chain={"id": event.position.chain, "hop": event.position.hop},

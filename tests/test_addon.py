@@ -4,7 +4,7 @@ import json
 import logging
 
 import pytest
-from mitmproxy import exceptions, http
+from mitmproxy import exceptions, http, io
 from mitmproxy.test import taddons, tflow
 
 from redirect_audit.adapters.mitmproxy_addon import METADATA_KEY, RedirectAudit
@@ -196,3 +196,27 @@ async def test_unparsed_bodies_are_counted_in_the_summary(addon, caplog):
     await through(tctx, audit, broken)
     audit.done()
     assert "1 bodies not parsed for credentials" in caplog.text
+
+
+async def test_bytes_that_are_not_utf8_reach_every_output_printable(tmp_path):
+    """A request path and a Location with bytes that are not UTF-8 (mitmproxy holds them as surrogate escapes):
+    the finding is written to the report, the HTML report and the flow's metadata, which a flow file saves."""
+    audit = RedirectAudit()
+    with taddons.context(audit) as tctx:
+        html = tmp_path / "report.html"
+        tctx.configure(audit, redirect_audit_report=str(tmp_path / "report.jsonl"), redirect_audit_html=str(html))
+        redirected = flow("GET", "http://a.example/x", status=302)
+        redirected.request.path = b"/caf\xe9"
+        redirected.response.headers.fields = ((b"Location", b"/th\xe9"), (b"Location", b"/second"))
+        await through(tctx, audit, redirected)
+        audit.done()
+    records = {record["rule"]: record for record in report_lines(tmp_path)}
+    assert set(records) == {"location-confusing", "not-followed"}  # the Location is usable: no location-missing
+    record = records["location-confusing"]
+    assert record["redirect_url"] == "http://a.example/caf%E9"
+    assert record["evidence"]["location_confusing"] == ["not-utf8"]
+    assert record["location"] == "http://a.example/th%EF%BF%BD"
+    assert "caf%E9" in html.read_text(encoding="utf-8")
+    with (tmp_path / "saved.mitm").open("wb") as saved:
+        io.FlowWriter(saved).add(redirected)  # the metadata is serialisable as mitmproxy saves flows
+    assert redirected.metadata[METADATA_KEY][0]["redirect_url"] == "http://a.example/caf%E9"

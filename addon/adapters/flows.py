@@ -14,11 +14,9 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.proxy import mode_specs
 
-from ..engine.model import Body, Request, Response
+from ..engine.model import Body, Exchange, Request, Response
 
 RECORDING_CLIENT = "recording"  # the one client of a recording that has no client identity
-
-Exchange = tuple[Request, Response | None]
 
 # Modes in which the proxy learns the destination from the Host header, not from the client's request.
 _HOST_HEADER_MODES = frozenset({"transparent", "reverse", "wireguard", "local", "tun", "osproxy"})

@@ -20,10 +20,8 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 from urllib.parse import urlencode
 
-from ..engine.model import Body, Headers, Request, Response, header
+from ..engine.model import Body, Exchange, Headers, Request, Response, header
 from .flows import RECORDING_CLIENT
-
-Exchange = tuple[Request, Response | None]
 
 
 class RecordingError(Exception):

@@ -13,7 +13,8 @@ from typing import Any, BinaryIO
 
 from mitmproxy.io import compat, tnetstring
 
-from .flows import Exchange, exchange_of_state
+from ..engine.model import Exchange
+from .flows import exchange_of_state
 from .har import HarReader, RecordingError
 
 __all__ = ["FlowFileReader", "HarReader", "RecordingError", "open_recording", "size"]

@@ -8,6 +8,7 @@ import re
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 from . import urls
+from .model import printable
 from .secrets import TOKEN_PARAMS
 
 _SCHEME_NO_SLASHES = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!//)")
@@ -25,8 +26,8 @@ def confusing(base: str, raw: str, target: urls.Url | None) -> list[str]:
         reasons.append("backslash")
     if _CONTROL.search(raw):
         reasons.append("control-characters")
-    if not raw.isascii() and not _utf8(raw):
-        reasons.append("not-utf8")  # browsers differ: U+FFFD (Chromium), or each byte percent-encoded
+    if printable(raw) != raw:  # bytes that were not UTF-8: browsers differ (U+FFFD in Chromium, or %XX)
+        reasons.append("not-utf8")
     if _SCHEME_NO_SLASHES.match(text) and text.split(":", 1)[0].lower() in ("http", "https"):
         reasons.append("scheme-without-slashes")
     if target is not None and target.userinfo:
@@ -34,14 +35,6 @@ def confusing(base: str, raw: str, target: urls.Url | None) -> list[str]:
     if target is not None and target.is_http and _rfc3986_host(base, raw).strip("[]") != target.host.strip("[]"):
         reasons.append("parsers-disagree")
     return reasons
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # surrogate escapes: the header's bytes were not UTF-8
-        return False
-    return True
 
 
 def _rfc3986_host(base: str, raw: str) -> str:

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
+
+
+def printable(value: Any) -> Any:
+    """Text fit to write anywhere (UTF-8 files, flow metadata, HTML, URL parsers). Records hold bytes that
+    were not UTF-8 as surrogate escapes, as mitmproxy decodes them; here each such byte becomes `%XX`, as it
+    would be written in a URL. Lists are done item by item."""
+    if isinstance(value, str):
+        return value if value.isascii() else _NOT_UTF8.sub(_escaped_byte, value)
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
+
+
+def _escaped_byte(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"%{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else "\ufffd"
 
 
 class Body:
@@ -83,6 +101,9 @@ class Response:
     @property
     def locations(self) -> list[str]:
         return header_values(self.headers, "location")
+
+
+Exchange = tuple[Request, Response | None]  # a request and its response (None: it got none), as recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from .model import Headers, Request, header, header_values
+from .model import Headers, Request, header, header_values, printable
 
 DEFAULT_SECRET_FIELDS = (
     "password", "passwd", "pwd", "pass", "passphrase", "secret", "client_secret", "client_assertion",
@@ -264,9 +264,10 @@ _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#@]*)@")
 
 def redact_url(url: str | None, policy: SecretPolicy) -> str | None:
     """A URL fit to print: the values of secret-named query parameters and any userinfo replaced by
-    `redacted:<fingerprint>`."""
+    `redacted:<fingerprint>`, and bytes that were not UTF-8 as `%XX`."""
     if not url:
         return url
+    url = printable(url)
     secret_names = policy.fields | _TOKEN_NAMES
 
     def query_pair(match: re.Match) -> str:

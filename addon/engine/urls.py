@@ -8,6 +8,8 @@ from functools import lru_cache
 import ada_url
 from publicsuffixlist import PublicSuffixList
 
+from .model import printable
+
 _PSL = PublicSuffixList()
 HTTP_SCHEMES = frozenset({"http:", "https:"})
 
@@ -50,10 +52,11 @@ _PARTS = ("href", "protocol", "hostname", "port", "host_type", "username", "pass
 
 @lru_cache(maxsize=1024)
 def parse(url: str) -> Url | None:
-    """Parse an absolute URL; None when a browser would reject it. Cached: a request's URL and a Location
-    are each read by pairing, facts and credentials within a few calls."""
+    """Parse an absolute URL; None when a browser would reject it. Bytes that were not UTF-8 are read as the
+    `%XX` they stand for. Cached: a request's URL and a Location are each read by pairing, facts and
+    credentials within a few calls."""
     try:
-        parts = ada_url.parse_url(url, _PARTS)
+        parts = ada_url.parse_url(printable(url), _PARTS)
     except ValueError:
         return None
     return _from_parts(parts)
@@ -66,7 +69,7 @@ def resolve(base: str, reference: str) -> Url | None:
     if not reference.isascii():
         reference = reference.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
-        joined = ada_url.join_url(base, reference)
+        joined = ada_url.join_url(printable(base), reference)
     except ValueError:
         return None
     return parse(joined)
