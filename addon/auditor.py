@@ -35,8 +35,10 @@ class Finding:
     followup_method: str | None
     followup_url: str | None
     client: str
+    user_agent: str | None  # the follow-up's, else the redirected request's
     chain: dict[str, Any]  # {"id": ..., "hop": ...}
     flows: dict[str, str | None]  # {"redirect": flow id of the 3xx, "followup": flow id or null}
+    pairing: str | None  # unique | matched | ambiguous; null without a follow-up
     references: list[str]
     evidence: dict[str, Any]
     time: str  # ISO 8601, UTC
@@ -81,8 +83,10 @@ def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
         followup_method=printable(facts.get("followup_method")),
         followup_url=shown("followup_url"),
         client=event.client,
+        user_agent=printable(event.user_agent),
         chain={"id": event.position.chain, "hop": event.position.hop},
         flows={"redirect": event.redirect_flow, "followup": event.followup_flow},
+        pairing=event.pairing,
         references=list(rule.references),
         evidence={name: shown(name) for name in rule.facts},
         time=datetime.fromtimestamp(event.time, UTC).isoformat(timespec="milliseconds"),
@@ -117,32 +121,22 @@ class Auditor:
         return self.pairing.stats
 
     def request(self, request: Request, live: bool = False) -> list[Finding]:
-        findings = self._judge(self.pairing.request(request))
-        if live:
-            self._block(f for f in findings if f.flows["followup"] == request.flow_id)
-        return findings
+        """A request; `live`: it can still be stopped, so its own follow-up findings may block it."""
+        return self._judge(self.pairing.request(request), request.flow_id if live else None)
 
     def response(self, request: Request, response: Response, live: bool = False) -> list[Finding]:
+        """A response; `live`: it can still be replaced, so findings on the 3xx alone may block it."""
         events, pending = self.pairing.response(request, response)
-        findings = self._judge(events)
-        blocked = live and self._block(f for f in findings if f.stage == "response")
+        findings = self._judge(events, request.flow_id if live else None)
+        blocked = any(f.action == "blocked" and f.stage == "response" for f in findings)
         if pending is not None and not blocked:  # a blocked 3xx never reaches the client: nothing to follow
             self.pairing.wait(pending)
         return findings
 
-    def blocks(self, finding: Finding) -> bool:
-        rule = self.rules.rules.get(finding.rule)
-        if rule is not None and rule.action == "block":
+    def blocks(self, rule: Rule, severity: str) -> bool:
+        if rule.action == "block":
             return True
-        return self.block_on is not None and SEVERITY_ORDER[finding.severity] >= SEVERITY_ORDER[self.block_on]
-
-    def _block(self, findings) -> bool:
-        blocked = False
-        for finding in findings:
-            if self.blocks(finding):
-                finding.action = "blocked"
-                blocked = True
-        return blocked
+        return self.block_on is not None and SEVERITY_ORDER[severity] >= SEVERITY_ORDER[self.block_on]
 
     def error(self, flow_id: str) -> None:
         self.pairing.error(flow_id)
@@ -153,11 +147,26 @@ class Auditor:
     def finish(self, now: float) -> list[Finding]:
         return self._judge(self.pairing.finish(now))
 
-    def _judge(self, events: list[Event]) -> list[Finding]:
+    def _judge(self, events: list[Event], live_flow: str | None = None) -> list[Finding]:
+        """Findings of the events; those about `live_flow` (its own follow-up, or its 3xx alone), which the
+        adapter can still stop, are `blocked` when their rule blocks."""
         judged = []
         for event in events:
-            findings = [finding_for(rule, event, self.policy) for rule in self.rules.matching(event.stage, event.facts)]
+            own = live_flow is not None and (
+                (event.stage == "followup" and event.followup_flow == live_flow)
+                or (event.stage == "response" and event.redirect_flow == live_flow)
+            )
+            findings = []
+            for rule in self.rules.matching(event.stage, event.facts):
+                finding = finding_for(rule, event, self.policy)
+                if own and self.blocks(rule, finding.severity) and self._blocks_every_candidate(rule, event):
+                    finding.action = "blocked"
+                findings.append(finding)
             for observe in self.observers:
                 observe(event, findings)
             judged += findings
         return judged
+
+    def _blocks_every_candidate(self, rule: Rule, event: Event) -> bool:
+        """An ambiguous pairing blocks only on a verdict that does not depend on which candidate was taken."""
+        return all(rule.holds(facts) and self.blocks(rule, rule.severity_for(facts)) for facts in event.alternatives)

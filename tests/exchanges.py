@@ -9,7 +9,9 @@ from redirect_audit.engine.model import Body, Request, Response
 _ids = itertools.count(1)
 
 
-def req(method="GET", url="http://a.example/start", body=b"", client="c1", headers=(), time=0.0, flow_id=None):
+def req(
+    method="GET", url="http://a.example/start", body=b"", client="c1", headers=(), time=0.0, flow_id=None, connection=None
+):
     headers = tuple((name.lower(), value) for name, value in headers)
     return Request(
         flow_id=flow_id or f"flow-{next(_ids)}",
@@ -19,6 +21,7 @@ def req(method="GET", url="http://a.example/start", body=b"", client="c1", heade
         headers=headers,
         body=body if isinstance(body, Body) else Body.of(body),
         time=time,
+        connection=connection,
     )
 
 

@@ -3,6 +3,8 @@
 import gc
 import tracemalloc
 
+import pytest
+
 from redirect_audit.engine.model import Body
 from redirect_audit.engine.pairing import Pairing
 
@@ -49,7 +51,8 @@ def test_other_clients_and_other_urls_do_not_pair():
     assert followups(p.request(req(url="http://a.example/next", client="alice")))
 
 
-def test_same_target_pairs_first_in_first_out():
+def test_same_target_with_nothing_to_tell_apart_pairs_oldest_first():
+    """Only when no connection, User-Agent or body explains the follow-up better does the oldest go first."""
     p = Pairing()
     first, second = req(flow_id="first"), req(flow_id="second")
     redirect(p, first, resp(302, "/next", time=1))
@@ -57,8 +60,83 @@ def test_same_target_pairs_first_in_first_out():
     (a,) = followups(p.request(req(url="http://a.example/next", time=3)))
     (b,) = followups(p.request(req(url="http://a.example/next", time=4)))
     assert (a.redirect_flow, b.redirect_flow) == ("first", "second")
+    assert (a.pairing, b.pairing) == ("ambiguous", "unique")
+    assert a.alternatives and a.alternatives[0]["redirect_url"] == second.url
 
 
+@pytest.mark.parametrize(
+    ("location", "sent"),
+    [
+        ("/%7euser", "/~user"),
+        ("/%41%42", "/AB"),
+        ("/caf\u00e9", "/caf%C3%A9"),
+        ("/caf%c3%a9", "/caf%C3%A9"),
+        ("/q?a=1|2", "/q?a=1%7C2"),
+        ("/q?a[]=1", "/q?a%5B%5D=1"),
+        ("/p%2Fq", "/p%2fq"),
+        ("http://A.EXAMPLE/x", "/x"),
+        ("http://a.example:80/x", "/x"),
+        ("/x?", "/x"),
+        ("/a/./b/../c", "/a/c"),
+        ("/x#frag", "/x"),
+    ],
+)
+def test_every_spelling_of_a_location_pairs(location, sent):
+    p = Pairing()
+    redirect(p, req(), resp(302, location))
+    (event,) = followups(p.request(req(url="http://a.example" + sent)))
+    assert event.pairing == "unique"
+    assert event.facts["followup_url"] == "http://a.example" + sent  # evidence keeps what the client wrote
+
+
+@pytest.mark.parametrize(
+    ("location", "sent"),
+    [("/p%2Fq", "/p/q"), ("/q?a=1%262", "/q?a=1&2"), ("/q?a=%2B", "/q?a=+"), ("/%25", "/%")],
+)
+def test_an_escaped_delimiter_names_another_resource(location, sent):
+    p = Pairing()
+    redirect(p, req(), resp(302, location))
+    assert not followups(p.request(req(url="http://a.example" + sent)))
+
+
+def test_parallel_posts_pair_by_body_in_any_order():
+    p = Pairing()
+    bodies = [f'{{"delivery": {n}}}'.encode() for n in range(8)]
+    for n, body in enumerate(bodies):
+        redirect(p, req("POST", "http://a.example/hook", body=body, flow_id=f"post-{n}"), resp(307, "/v2", time=n))
+    for n in (5, 2, 7, 0, 1, 6, 3, 4):
+        (event,) = followups(p.request(req("POST", "http://a.example/v2", body=bodies[n], time=9)))
+        assert event.redirect_flow == f"post-{n}"
+        assert event.facts["body_state"] == "preserved"
+        assert event.pairing == ("unique" if n == 4 else "matched")
+
+
+def test_a_followup_on_the_connection_that_got_the_redirect_is_its_own():
+    p = Pairing()
+    redirect(p, req("POST", body=b"a", flow_id="api", connection="c1"), resp(307, "/target", time=1))
+    redirect(p, req(flow_id="page", connection="c2"), resp(302, "/target", time=2))
+    (get,) = followups(p.request(req(url="http://a.example/target", connection="c2", time=3)))
+    (post,) = followups(p.request(req("POST", "http://a.example/target", body=b"a", connection="c1", time=4)))
+    assert (get.redirect_flow, get.pairing) == ("page", "matched")
+    assert (post.redirect_flow, post.pairing) == ("api", "unique")
+    assert not get.facts["method_changed"] and get.facts["body_state"] == "none"
+
+
+def test_another_user_agent_is_another_program_whose_redirect_is_not_taken():
+    p = Pairing()
+    redirect(p, req("POST", body=b"a", headers=[("User-Agent", "cli/1")]), resp(307, "/target"))
+    other = req(url="http://a.example/target", headers=[("User-Agent", "browser/2")])
+    assert not followups(p.request(other))
+    (event,) = followups(p.request(req("POST", "http://a.example/target", body=b"a", headers=[("User-Agent", "cli/1")])))
+    assert event.user_agent == "cli/1" and event.pairing == "unique"
+
+
+def test_two_programs_behind_one_address_each_get_their_own():
+    p = Pairing()
+    redirect(p, req("POST", body=b"x", headers=[("User-Agent", "one")], flow_id="one"), resp(307, "/t", time=1))
+    redirect(p, req(headers=[("User-Agent", "two")], flow_id="two"), resp(302, "/t", time=2))
+    (second,) = followups(p.request(req(url="http://a.example/t", headers=[("User-Agent", "two")])))
+    assert (second.redirect_flow, second.pairing) == ("two", "matched")
 def test_http_to_https_upgrade_still_pairs():
     p = Pairing()
     redirect(p, req(url="http://a.example/start"), resp(301, "http://b.example/x?y=1"))
@@ -116,17 +194,35 @@ def test_chain_continues_and_counts_hops():
     assert f2.position.hop == 2
 
 
-def test_loop_detected_once_per_chain():
+def test_a_cycle_is_a_loop_once_per_chain():
+    """A -> B -> A is a loop when A is redirected again; flagged on that redirect, once per chain."""
     p = Pairing()
     a = req(url="http://a.example/a")
-    redirect(p, a, resp(302, "/b"))
-    loops = []
+    loops = [redirect(p, a, resp(302, "/b")).facts["redirect_loop"]]
     for target, location in [("/b", "/a"), ("/a", "/b"), ("/b", "/a"), ("/a", "/b")]:
         nxt = req(url=f"http://a.example{target}")
-        (event,) = followups(p.request(nxt))
-        loops.append(event.facts["redirect_loop"])
-        respond(p, nxt, resp(302, location))
-    assert loops == [False, True, False, False]
+        followups(p.request(nxt))
+        loops.append(redirect(p, nxt, resp(302, location)).facts["redirect_loop"])
+    assert loops == [False, False, True, False, False]
+
+
+def test_coming_back_and_getting_an_answer_is_no_loop():
+    """A login page that sets a cookie and redirects to itself, then answers 200."""
+    p = Pairing()
+    login = req(url="http://a.example/login")
+    assert not redirect(p, login, resp(302, "/login", headers=[("Set-Cookie", "s=1")])).facts["redirect_loop"]
+    again = req(url="http://a.example/login")
+    (event,) = followups(p.request(again))
+    assert not event.facts["redirect_loop"]
+    assert respond(p, again, resp(200, None)) == []
+
+
+def test_a_redirect_to_itself_redirected_again_is_a_loop():
+    p = Pairing()
+    redirect(p, req(url="http://a.example/self"), resp(302, "/self"))
+    again = req(url="http://a.example/self")
+    followups(p.request(again))
+    assert redirect(p, again, resp(302, "/self")).facts["redirect_loop"] is True
 
 
 def test_too_many_redirects_flagged_on_the_21st():
@@ -196,3 +292,19 @@ def test_cors_preflight_is_not_the_followup():
     assert not followups(p.request(preflight))
     (event,) = followups(p.request(req("PUT", "http://b.example/y", body=b"{}")))
     assert event.facts["method_changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("location", "sent"),
+    [
+        ("/caf\u00e9", "/caf%C3%83%C2%A9"),  # urllib3 and http.client read header bytes as ISO-8859-1
+        ("/th\udce9", "/th%E9"),  # bytes that are not UTF-8, passed on as they are
+        ("/th\udce9", "/th%EF%BF%BD"),  # the same, as Chromium reads them
+    ],
+)
+def test_a_location_outside_ascii_pairs_however_a_client_read_its_bytes(location, sent):
+    p = Pairing()
+    redirect(p, req(), resp(302, location))
+    (event,) = followups(p.request(req(url="http://a.example" + sent)))
+    assert event.pairing == "unique"
+    assert p.pending == 0

@@ -103,7 +103,9 @@ def test_loop_reported_once_per_chain(upstream, cli_proxy):
     found = cli_proxy.wait_for(tag, "redirect-loop")
     loops = [f for f in found if f["rule"] == "redirect-loop"]
     assert len(loops) == 1
-    assert loops[0]["chain"]["hop"] == 2 and loops[0]["followup_url"].startswith(upstream.url("/loop/a"))
+    # a -> b -> a, and a redirected again: the cycle shows on the third redirect
+    assert loops[0]["chain"]["hop"] == 3 and loops[0]["stage"] == "response"
+    assert loops[0]["redirect_url"].startswith(upstream.url("/loop/a"))
 
 
 def test_unfollowed_redirect_expires(upstream, cli_proxy):

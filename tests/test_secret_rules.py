@@ -161,6 +161,77 @@ def test_authorization_after_a_round_trip_counts():
     assert hops == [1, 2]  # B got it, and so did A on the way back
 
 
+HTTP_IDP = "http://idp.example.com"
+HTTPS_ENFORCEMENT = [
+    (req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, f"{IDP}/login")),
+    (req("POST", f"{IDP}/login", body=LOGIN, headers=[FORM]), resp(200, None)),
+]
+
+
+def test_https_enforcement_is_no_leak_but_the_credentials_crossed_in_clear():
+    found = audit(*HTTPS_ENFORCEMENT)
+    assert set(found) == {"credentials-before-upgrade"}
+    assert found["credentials-before-upgrade"][0].severity == "medium"
+    assert not audit(*HTTPS_ENFORCEMENT, block_on="high", live=True).get("credential-post-307")
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [(req("POST", "http://127.0.0.1:8080/login", body=LOGIN, headers=[FORM]), resp(307, "https://127.0.0.1:8080/login"))],
+        [(req("POST", f"{HTTP_IDP}/login", body=b"q=1", headers=[FORM]), resp(307, f"{IDP}/login"))],
+        [(req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, f"{IDP}/elsewhere"))],
+        [(req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, "https://idp.example.com:8443/login"))],
+    ],
+    ids=["loopback", "no-credentials", "another-path", "another-port"],
+)
+def test_credentials_before_upgrade_near_misses(steps):
+    assert "credentials-before-upgrade" not in audit(*steps)
+
+
+def test_an_upgrade_to_another_port_is_another_origin():
+    steps = [(req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, "https://idp.example.com:8443/x"))]
+    assert "credential-post-307" in audit(*steps)
+
+
+def test_a_client_that_upgrades_itself_forwards_nothing():
+    """HSTS in the client: `Location: http://same-host/next` followed over https to the same server."""
+    found = audit(
+        (req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, f"{HTTP_IDP}/next")),
+        (req("POST", f"{IDP}/next", body=LOGIN, headers=[FORM]), resp(200, None)),
+    )
+    assert "credentials-forwarded" not in found
+
+
+def cookie_hop(target):
+    return [
+        (req("GET", "https://a.example.test/a", headers=[("Cookie", "sid=s3cr3t")]), resp(302, f"{target}/x")),
+        (req("GET", f"{target}/x", headers=[("Cookie", "sid=s3cr3t")]), None),
+    ]
+
+
+def test_a_cookie_of_unknown_scope_is_low_on_the_same_site_and_high_on_another():
+    (same_site,) = audit(*cookie_hop("https://b.example.test"))["cookie-cross-origin"]
+    assert same_site.severity == "low"
+    assert same_site.evidence == {"cookies_out_of_scope": [], "cookies_scope_unknown": ["sid"]}
+    (cross_site,) = audit(*cookie_hop("https://c.other.test"))["cookie-cross-origin"]
+    assert cross_site.severity == "high" and cross_site.evidence["cookies_out_of_scope"] == ["sid"]
+
+
+def test_a_cookie_seen_set_for_its_host_only_is_out_of_scope_on_the_same_site():
+    found = audit(
+        (req("GET", "https://a.example.test/login"), resp(200, None, headers=[("Set-Cookie", "sid=s3cr3t")])),
+        *cookie_hop("https://b.example.test"),
+    )
+    assert found["cookie-cross-origin"][0].severity == "high"
+    seen_for_the_site = audit(
+        (req("GET", "https://a.example.test/login"),
+         resp(200, None, headers=[("Set-Cookie", "sid=s3cr3t; Domain=example.test")])),
+        *cookie_hop("https://b.example.test"),
+    )  # fmt: skip
+    assert "cookie-cross-origin" not in seen_for_the_site
+
+
 def test_escalations():
     downgrade = audit((req("GET", f"{IDP}/a"), resp(301, "http://idp.example.com/a")))
     assert downgrade["https-downgrade"][0].severity == "medium"
@@ -283,3 +354,20 @@ def test_redaction_in_findings():
     text = json.dumps([f.record() for findings in found.values() for f in findings])
     assert secret not in text
     assert "password=redacted:" in text and "access_token=redacted:" in text
+
+
+def test_an_ambiguous_pairing_blocks_only_what_holds_for_every_candidate():
+    """Two redirects of one client to one target, nothing to tell them apart: the oldest is taken, and a verdict
+    that depends on that choice is logged, not blocked."""
+    auditor = Auditor(RULES, block_on="high")
+    token = [("Authorization", "Bearer T")]
+    for n, (request, status) in enumerate(
+        [(req("POST", f"{IDP}/api", body=b"{}", headers=[JSON, *token]), 307), (req("GET", f"{IDP}/page", headers=token), 302)]
+    ):
+        request.time = float(n)
+        auditor.response(request, resp(status, f"{CLIENT}/target", time=n + 0.5), live=True)
+    findings = auditor.request(req("GET", f"{CLIENT}/target", headers=token, time=2.0), live=True)
+    by_rule = {f.rule: f for f in findings}
+    assert {f.pairing for f in findings} == {"ambiguous"}
+    assert by_rule["method-changed"].action == "logged"  # the GET's own 302 would make it clean
+    assert by_rule["authorization-cross-origin"].action == "blocked"  # either way, the token leaves

@@ -24,7 +24,8 @@ _HOST_HEADER_MODES = frozenset({"transparent", "reverse", "wireguard", "local", 
 
 def request_of(flow: http.HTTPFlow) -> Request:
     client = flow.client_conn
-    return _request(flow.id, client.peername, getattr(client.proxy_mode, "type_name", "regular"), flow.request)
+    mode = getattr(client.proxy_mode, "type_name", "regular")
+    return _request(flow.id, client.peername, client.id, mode, flow.request)
 
 
 def response_of(flow: http.HTTPFlow) -> Response:
@@ -41,7 +42,8 @@ def exchange_of_state(state: dict[str, Any]) -> Exchange | None:
     request = http.Request.from_state(state["request"])
     response = http.Response.from_state(state["response"]) if state["response"] else None
     mode = _mode_type(client["proxy_mode"])
-    return _request(state["id"], client["peername"], mode, request), _response(response) if response else None
+    recorded = _request(state["id"], client["peername"], client.get("id"), mode, request)
+    return recorded, _response(response) if response else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -56,7 +58,7 @@ def _client(peername: Any) -> str:
     return host.removeprefix("::ffff:")  # an IPv4 client seen on a dual-stack socket is that IPv4 client
 
 
-def _request(flow_id: str, peername: Any, mode: str, req: http.Request) -> Request:
+def _request(flow_id: str, peername: Any, connection: str | None, mode: str, req: http.Request) -> Request:
     return Request(
         flow_id=flow_id,
         client=_client(peername),
@@ -65,6 +67,7 @@ def _request(flow_id: str, peername: Any, mode: str, req: http.Request) -> Reque
         headers=tuple((name.lower(), value) for name, value in req.headers.items(multi=True)),
         body=_body(req),
         time=req.timestamp_start,
+        connection=connection,
     )
 
 

@@ -81,6 +81,7 @@ class HarReader:
         if wire_scheme is None:
             return None
         method = request.get("method")
+        connection = entry.get("connection")
         return Request(
             flow_id=f"{self.name}#{index}",
             client=RECORDING_CLIENT,
@@ -89,6 +90,7 @@ class HarReader:
             headers=_request_headers(request),
             body=_body(request),
             time=started,
+            connection=connection if isinstance(connection, str) and connection else None,
         ), _response(entry, started)
 
 

@@ -10,11 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .upstream import ScenarioUpstream
 
 BIN = Path(sys.executable).parent
 # Proxy options that keep a browser's own background requests (component updates) on this machine: the
 # proxy kills every request not for a loopback address, before any DNS lookup.
 LOOPBACK_ONLY = ("--set", r"block_list=/!~d ^127\./444")
+VIRTUAL_ONLY = ("--set", r"block_list=/!~d \.test$/444")  # the same for a virtual upstream's *.test hosts
 _PROXY_ENV = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
 
@@ -54,6 +59,19 @@ class ProxyProcess:
             "--report", str(report), "--follow-timeout", follow_timeout, *extra,
         ]  # fmt: skip
         return cls(command, port, report)
+
+    @classmethod
+    def before(cls, upstream: ScenarioUpstream, workdir: Path, *extra: str, follow_timeout: str = "2") -> ProxyProcess:
+        """`redirect-audit proxy` in front of a virtual upstream (every *.test host behind it), its CA in `workdir`."""
+        return cls.cli(
+            workdir, "--set", f"mode=upstream:{upstream.proxy_address}", "--set", f"confdir={workdir}",
+            "--set", "ssl_insecure=true", *VIRTUAL_ONLY, *extra, follow_timeout=follow_timeout,
+        )  # fmt: skip
+
+    @property
+    def ca(self) -> str:
+        """The proxy's CA certificate, for https clients (with `before`: in its workdir)."""
+        return str(self.report.with_name("mitmproxy-ca-cert.pem"))
 
     @classmethod
     def mitmdump(cls, workdir: Path, *extra: str) -> ProxyProcess:

@@ -7,15 +7,24 @@ the tests can check what a client really sent on a follow-up (and that a blocked
                                         `&cookie=...` adds Set-Cookie (repeatable), `&loc2=...` a second Location
     /go/STATUS/BASE64URL                that status to a fixed target (not taken from a parameter: no open redirect)
     /login?status=303&to=URL            an HTML login form whose POST is answered with that status and target
+    /login?action=URL                   the same form, posting to URL
+    /secure/...?status=307              over http, that status to the same URL over https (HTTPS enforcement,
+                                        for a virtual host); over https, as anything else
     /chain/N?status=302                 N more redirects, then 200 (the query string is kept)
     /loop/a, /loop/b                    redirect to each other forever (the query string is kept)
     /setcookie?cookie=...               200 with Set-Cookie (repeatable)
+    /cookie-gate?name=N                 without cookie N, 302 to itself setting it; with it, 200 (a login page)
     /raw/N                              the bytes registered with `raw()` verbatim, then the connection closes
                                         (or resets): answers no well-behaved server sends, and resets
     /hang                               no answer at all, until the peer hangs up or the upstream stops
     anything else                       200 JSON echo of what arrived
 Every answer allows CORS for the requesting Origin, so a browser's fetch() can exercise cross-origin
 redirects too.
+
+`ScenarioUpstream.virtual()` serves any host name instead, http and https on their default ports, to a
+proxy that forwards to it as its upstream proxy (`mitmdump --mode upstream:<its address>`): requests
+arrive in absolute form, https ones through a CONNECT tunnel. Named hosts make same-site, cross-site,
+default ports and upper-case hosts real without DNS.
 """
 
 from __future__ import annotations
@@ -86,11 +95,45 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(count) if count > 0 else b""
 
+    tunnel: str | None = None  # the origin of a CONNECT tunnel to a virtual host
+
+    def do_CONNECT(self) -> None:
+        """A tunnel to a virtual host: TLS inside when the client starts a handshake (any name: the proxy does not
+        verify), else plain HTTP (Node's fetch tunnels http too)."""
+        if not self.server.virtual:
+            self.close_connection = True
+            return self._send(405, b"no tunnels here", "text/plain")
+        host, _, port = self.path.rpartition(":")
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        tls = self.connection.recv(1, socket.MSG_PEEK) == b"\x16"  # a TLS handshake record
+        if tls:
+            self.connection = self.server.tls.wrap_socket(self.connection, server_side=True)
+            self.rfile = self.connection.makefile("rb")
+            self.wfile = self.connection.makefile("wb", buffering=0)
+        scheme, default = ("https", "443") if tls else ("http", "80")
+        self.tunnel = f"{scheme}://{host.lower()}" + ("" if port == default else f":{port}")
+
+    def finish(self) -> None:
+        super().finish()
+        if self.tunnel is not None:  # a TLS socket took over the connection: the server closes only the old one
+            self.connection.close()
+
+    def _where(self) -> tuple[str, str]:
+        """(origin, path in origin form) of the request: a virtual host's from its absolute URL or its tunnel."""
+        if self.tunnel is not None:
+            return self.tunnel, self.path
+        if self.path.startswith("http://"):
+            target = urlsplit(self.path)
+            origin = f"http://{target.netloc.lower().removesuffix(':80')}"
+            return origin, self.path[len("http://") + len(target.netloc) :] or "/"
+        return self.server.origin, self.path
+
     def _handle(self) -> None:
         body = self._read_body()
-        self.server.owner.record(
-            Arrival(self.server.origin, self.command, self.path, tuple(self.headers.items()), body or b"")
-        )
+        origin, self.path = self._where()
+        self.server.owner.record(Arrival(origin, self.command, self.path, tuple(self.headers.items()), body or b""))
         if body is None:
             self.close_connection = True
             return self._send(400, b"bad Content-Length", "text/plain")
@@ -113,10 +156,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(302, b"loop", "text/plain", [("Location", f"{other}{query}")])
         if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
             return self._send(204, b"", "text/plain")  # a CORS preflight: allowed (see _send)
+        if path == "/cookie-gate":
+            name = query.get("name", ["gate"])[0]
+            if f"{name}=" in (self.headers.get("Cookie") or ""):
+                return self._send(200, b"welcome", "text/plain")
+            return self._send(302, b"again", "text/plain", [("Location", self.path), ("Set-Cookie", f"{name}=1")])
         if path == "/setcookie":
             return self._send(200, b"ok", "text/plain", [("Set-Cookie", c) for c in query.get("cookie", [])])
         if path == "/login":
             return self._login(query)
+        if path.startswith("/secure/") and origin.startswith("http://"):
+            status = int(query.get("status", ["307"])[0])
+            return self._send(status, b"use https", "text/plain", [("Location", f"https{origin[4:]}{self.path}")])
         echo = {
             "method": self.command,
             "path": self.path,
@@ -134,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _go(self, path: str) -> None:
         _, _, status, target = path.split("/", 3)
-        location = base64.urlsafe_b64decode(target.encode() + b"==").decode("utf-8", "surrogateescape")
+        location = base64.urlsafe_b64decode(target.encode() + b"==").decode("latin-1")  # the bytes as they were
         self._send(int(status), b"redirecting", "text/plain", [("Location", location)])
 
     def _raw(self, index: int) -> None:
@@ -163,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
         # The form posts to a /go/ URL: the identity provider's redirect is fixed, not an open redirect.
         status = query.get("status", ["303"])[0]
         target = base64.urlsafe_b64encode(query.get("to", ["/echo"])[0].encode()).decode().rstrip("=")
-        action = html.escape(f"/go/{status}/{target}")
+        action = html.escape(query.get("action", [f"/go/{status}/{target}"])[0])
         page = (
             '<!doctype html><title>Sign in</title><form method=post action="' + action + '">'
             "<input name=username value=alice><input name=password type=password value=''>"
@@ -198,20 +249,21 @@ class _Server(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             super().handle_error(request, client_address)
 
-    def __init__(self, host: str, owner: ScenarioUpstream, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, host: str, owner: ScenarioUpstream, tls: ssl.SSLContext | None, virtual: bool) -> None:
         super().__init__((host, 0), _Handler)
         self.owner = owner
         self.tls = tls
-        self.origin = f"{'https' if tls else 'http'}://{host}:{self.server_address[1]}"
+        self.virtual = virtual  # a proxy's upstream: TLS only inside CONNECT tunnels
+        self.origin = f"{'https' if tls and not virtual else 'http'}://{host}:{self.server_address[1]}"
 
     def get_request(self):
         connection, address = super().get_request()
-        if self.tls is not None:  # the handshake happens in the handler's thread, not the accept loop
+        if self.tls is not None and not self.virtual:  # the handshake happens in the handler's thread
             connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
         return connection, address
 
     def finish_request(self, request, client_address) -> None:
-        if self.tls is not None:
+        if self.tls is not None and not self.virtual:
             try:
                 request.do_handshake()
             except (ssl.SSLError, OSError):
@@ -223,9 +275,13 @@ class ScenarioUpstream:
     """`tls`: (certificate, key) files to serve https on every origin instead of http."""
 
     def __init__(
-        self, hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.2"), tls: tuple[Path, Path] | None = None
+        self,
+        hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.2"),
+        tls: tuple[Path, Path] | None = None,
+        virtual: bool = False,
     ) -> None:
         self._hosts = hosts
+        self._virtual = virtual
         self._tls = None
         if tls is not None:
             self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -237,9 +293,18 @@ class ScenarioUpstream:
         self.arrivals: list[Arrival] = []
         self.origins: list[str] = []
 
+    @classmethod
+    def virtual(cls, tls: tuple[Path, Path]) -> ScenarioUpstream:
+        """Any host name, http and https, behind one address: `proxy_address` is what a proxy forwards to."""
+        return cls(("127.0.0.1",), tls=tls, virtual=True)
+
+    @property
+    def proxy_address(self) -> str:
+        return self.origins[0]
+
     def start(self) -> ScenarioUpstream:
         for host in self._hosts:
-            server = _Server(host, self, self._tls)
+            server = _Server(host, self, self._tls, self._virtual)
             threading.Thread(target=server.serve_forever, name=f"upstream {server.origin}", daemon=True).start()
             self._servers.append(server)
             self.origins.append(server.origin)
@@ -258,12 +323,14 @@ class ScenarioUpstream:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def url(self, path: str, origin: int = 0) -> str:
-        return self.origins[origin] + path
+    def url(self, path: str, origin: int | str = 0) -> str:
+        """`path` at one of the origins, by number, or at a virtual host's origin (`https://a.example.test`)."""
+        return (origin if isinstance(origin, str) else self.origins[origin]) + path
 
-    def go(self, status: int, location: str, origin: int = 0) -> str:
-        """The URL of a redirect with `status` to `location`, fixed by the server (see /go/)."""
-        encoded = base64.urlsafe_b64encode(location.encode()).decode().rstrip("=")
+    def go(self, status: int, location: str, origin: int | str = 0) -> str:
+        """The URL of a redirect with `status` to `location`, fixed by the server (see /go/). The Location's
+        bytes are `location` in UTF-8; bytes that are not (surrogate escapes) go as they are."""
+        encoded = base64.urlsafe_b64encode(location.encode("utf-8", "surrogateescape")).decode().rstrip("=")
         return self.url(f"/go/{status}/{encoded}", origin)
 
     def raw(self, answer: bytes, *, reset: bool = False, origin: int = 0) -> str:

@@ -117,6 +117,33 @@ CATALOG: dict[str, Fact] = {
             "Some request of the chain so far carried credential fields or credential headers.",
         ),
         Fact(
+            "redirect_loopback",
+            "bool",
+            _ALL,
+            "The host of `redirect_url` is a loopback one (localhost, 127.0.0.0/8, ::1): plain http to it never "
+            "crosses a network.",
+        ),
+        Fact(
+            "upgrade_same_host",
+            "bool",
+            _ALL,
+            "The Location takes `redirect_url` from http to https on the same host, with default ports or the same "
+            "port (HTTPS enforcement): what the client sends next goes to the same server, over TLS.",
+        ),
+        Fact(
+            "upgrade_same_url",
+            "bool",
+            _ALL,
+            "`upgrade_same_host`, and the path and query stay the same: the redirect upgrades the very URL.",
+        ),
+        Fact(
+            "redirect_loop",
+            "bool",
+            _ALL,
+            "True on the first redirect that answers a request its chain already made: the chain came back and "
+            "was redirected again, a cycle (coming back once and getting an answer is not a loop).",
+        ),
+        Fact(
             "location_scheme",
             "str",
             _ALL,
@@ -186,12 +213,6 @@ CATALOG: dict[str, Fact] = {
             _FOLLOWUP,
             "The client followed an http Location over https to the same URL (as HSTS does).",
         ),
-        Fact(
-            "redirect_loop",
-            "bool",
-            _FOLLOWUP,
-            "True on the first follow-up that repeats a method and URL already requested in its chain.",
-        ),
         Fact("followup_delay", "number", _FOLLOWUP, "Seconds between the 3xx and the follow-up."),
         Fact(
             "followup_origin_relation",
@@ -219,11 +240,27 @@ CATALOG: dict[str, Fact] = {
             "The follow-up carries the original request's Authorization value.",
         ),
         Fact(
+            "followup_upgrade_same_host",
+            "bool",
+            _FOLLOWUP,
+            "`redirect_url` to `followup_url` is http to https on the same host, with default ports or the same "
+            "port (the server's HTTPS enforcement, or the client's own upgrade, as HSTS does).",
+        ),
+        Fact(
             "cookies_out_of_scope",
             "list",
             _FOLLOWUP,
-            "Cookies (names) of the original request that the follow-up sends to another host that the shadow "
-            "cookie jar does not put in their scope.",
+            "Cookies (names) of the original request that the follow-up sends to another host outside their scope: "
+            "the shadow cookie jar saw their Set-Cookie and it does not cover that host, or it never saw one and "
+            "the host is another site.",
+        ),
+        Fact(
+            "cookies_scope_unknown",
+            "list",
+            _FOLLOWUP,
+            "Cookies (names) of the original request that the follow-up sends to another host of the same site "
+            "(registrable domain), with no Set-Cookie seen to tell their scope: set before the proxy saw the "
+            "client, perhaps for the whole site.",
         ),
         Fact(
             "followup_proxy_authorization",
@@ -267,6 +304,7 @@ def redirect_facts(
     chain_length: int,
     credentials: Credentials,
     chain_carried_secrets: bool,
+    loop: bool,
     policy: SecretPolicy,
 ) -> dict[str, Any]:
     """Facts judged on a 3xx response alone."""
@@ -283,6 +321,7 @@ def redirect_facts(
     else:
         state = "ok"
     related = origin is not None and target is not None
+    upgrade = related and urls.same_host_upgrade(origin, target)
     http_target = target if state == "ok" else None
     oauth = location.oauth_weaknesses(http_target) if http_target else None
     return {
@@ -306,6 +345,10 @@ def redirect_facts(
         "original_credential_headers": credential_headers(credentials),
         "credentials_unparsed": credentials.unparsed,
         "chain_carried_secrets": chain_carried_secrets,
+        "redirect_loopback": origin is not None and urls.loopback(origin),
+        "upgrade_same_host": upgrade,
+        "upgrade_same_url": upgrade and _resource(origin) == _resource(target),
+        "redirect_loop": loop,
         "location_scheme": target.scheme.rstrip(":") if target else None,
         "location_confusing": location.confusing(request.url, raw, target) if raw is not None else [],
         "location_from_parameter": (
@@ -317,6 +360,11 @@ def redirect_facts(
         "oauth_request": oauth is not None,
         "oauth_weaknesses": oauth or [],
     }
+
+
+def _resource(url: urls.Url) -> str:
+    """A URL's key without its origin: the path and query a server is asked for."""
+    return url.key.removeprefix(url.origin)
 
 
 def body_state(original: Body, followup: Body) -> str:
@@ -350,8 +398,10 @@ class Original:
     facts: dict[str, Any]
     body: Body  # detached
     credentials: Credentials
-    host: str
+    url: urls.Url | None  # the redirected request's
     time: float
+    connection: str | None
+    user_agent: str | None
 
 
 def followup_facts(
@@ -359,7 +409,6 @@ def followup_facts(
     followup: Request,
     url: urls.Url,
     upgraded: bool,
-    loop: bool,
     chain_left_origin: bool,
     policy: SecretPolicy,
     jar: CookieJar,
@@ -369,15 +418,19 @@ def followup_facts(
     before = original.credentials
     after = credentials_of(followup, policy) if before.any else Credentials()
     repeated = after.field_prints()
-    origin = urls.parse(redirect["redirect_url"])
-    cookies_out = []
-    if url.host != original.host:
+    origin = original.url
+    cookies_out, cookies_unknown = [], []
+    if origin is None or url.host != origin.host:
+        same_site = origin is not None and urls.registrable_domain(origin) == urls.registrable_domain(url)
         https = url.scheme == "https:"
-        cookies_out = sorted(
-            name
-            for name, fingerprint in after.cookies.items()
-            if before.cookies.get(name) == fingerprint and not jar.in_scope(followup.client, name, url.host, https)
-        )
+        for name, fingerprint in sorted(after.cookies.items()):
+            if before.cookies.get(name) != fingerprint:
+                continue
+            scope = jar.scope(followup.client, name, url.host, https)
+            if scope == "unknown" and same_site:
+                cookies_unknown.append(name)
+            elif scope != "in":
+                cookies_out.append(name)
     return {
         **redirect,
         "followup_method": followup.method,
@@ -388,15 +441,16 @@ def followup_facts(
         "followup_body_length": followup.body.length,
         "followup_content_headers": content_headers_left(followup),
         "followup_upgraded": upgraded,
-        "redirect_loop": loop,
         "followup_delay": round(max(0.0, followup.time - original.time), 3),
         "followup_origin_relation": urls.origin_relation(origin, url) if origin else "cross-site",
+        "followup_upgrade_same_host": origin is not None and urls.same_host_upgrade(origin, url),
         "chain_left_origin": chain_left_origin,
         "credentials_forwarded": sorted(
             place for place, fingerprint in before.field_prints().items() if fingerprint in repeated.values()
         ),
         "authorization_forwarded": before.authorization is not None and after.authorization == before.authorization,
         "cookies_out_of_scope": cookies_out,
+        "cookies_scope_unknown": cookies_unknown,
         "followup_proxy_authorization": header(followup.headers, "proxy-authorization") is not None,
         "secret_headers_forwarded": sorted(
             name for name, fingerprint in before.secret_headers.items() if after.secret_headers.get(name) == fingerprint

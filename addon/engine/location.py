@@ -3,7 +3,6 @@ tokens it carries, and the OAuth authorization request it may start."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
@@ -89,15 +88,7 @@ def oauth_weaknesses(target: urls.Url) -> list[str] | None:
     if "token" in params["response_type"].split():
         weaknesses.append("implicit-grant")
     redirect_uri = urls.parse(params.get("redirect_uri", ""))
-    if redirect_uri is not None and redirect_uri.scheme == "http:" and not _loopback(redirect_uri):
+    if redirect_uri is not None and redirect_uri.scheme == "http:" and not urls.loopback(redirect_uri):
         weaknesses.append("http-redirect-uri")
     return weaknesses
 
-
-def _loopback(url: urls.Url) -> bool:
-    if url.host == "localhost" or url.host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(url.host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -90,6 +90,16 @@ class Request:
     headers: Headers
     body: Body
     time: float  # seconds since the epoch, when the request started
+    connection: str | None = None  # the client connection it came on (None: not recorded)
+
+    @property
+    def user_agent(self) -> str | None:
+        """The User-Agent, cut to a length fit to keep and print."""
+        agent = header(self.headers, "user-agent")
+        return agent[:MAX_USER_AGENT] if agent is not None else None
+
+
+MAX_USER_AGENT = 256
 
 
 @dataclass(slots=True)
@@ -124,3 +134,9 @@ class Event:
     redirect_flow: str
     followup_flow: str | None
     time: float
+    user_agent: str | None = None  # the follow-up's, else the redirected request's
+    # How the follow-up was paired (see Pairing): `unique`, `matched` or `ambiguous`; None without a follow-up.
+    pairing: str | None = None
+    # For an ambiguous pairing, the facts the follow-up would have with each candidate tied with the one taken:
+    # a verdict that differs between them depends on the choice, and is not enough to block.
+    alternatives: tuple[dict[str, Any], ...] = ()

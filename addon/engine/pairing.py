@@ -1,22 +1,30 @@
 """Pairing: every 3xx waits for the same client's next request to its Location.
 
-Pending redirects are keyed by (client, target URL without fragment) and paired first-in first-out.
-The table is ordered by age, so expiry and eviction pop from its front: O(1) work per flow, and memory
-bounded by `max_pending` whatever the traffic does. Chains live only as long as a pending redirect or
-an in-flight follow-up refers to them.
+Pending redirects are keyed by (client, canonical target): every spelling a client may send for a Location
+(`urls.Url.key`) maps to one key. Several redirects of one client may wait on the same key (parallel webhook
+deliveries, two programs behind one address); the follow-up goes to the candidate that explains it best —
+received on the same connection, with the same User-Agent, with the body a correct client would send — and
+first-in first-out breaks a remaining tie. A candidate whose User-Agent differs from the follow-up's is another
+program's redirect, never this request's.
+
+The table is ordered by age, so expiry and eviction pop from its front: O(1) work per flow, and memory bounded
+by `max_pending` whatever the traffic does. Chains live only as long as a pending redirect or an in-flight
+follow-up refers to them.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import islice
 
 from . import facts as F
 from . import urls
 from .model import REDIRECT_STATUSES, ChainPosition, Event, Request, Response, header, header_values
 from .secrets import CookieJar, SecretPolicy, credentials_of
 
-Key = tuple[str, str]  # (client, target URL without fragment)
+Key = tuple[str, str]  # (client, canonical target URL)
+MAX_CANDIDATES = 256  # the oldest redirects of one key weighed for a follow-up: linear work per request
 
 
 def _preflight(request: Request) -> bool:
@@ -28,18 +36,17 @@ def _preflight(request: Request) -> bool:
 class _Chain:
     id: str
     first_origin: str
-    seen: set[tuple[str, str]] = field(default_factory=set)  # (method, URL) requested in the chain
+    seen: set[tuple[str, str]] = field(default_factory=set)  # (method, URL key) requested in the chain
     looped: bool = False
     left_origin: bool = False  # a follow-up went to another origin than the first (Fetch drops Authorization)
     carried_secrets: bool = False
 
-    def visit(self, method: str, url: str) -> bool:
-        """Record a request in the chain; True the first time the chain repeats one."""
-        step = (method, url)
+    def visit(self, method: str, key: str) -> bool:
+        """Record a request in the chain; True when the chain already requested it (a cycle, if it is
+        redirected again)."""
+        step = (method, key)
         if step in self.seen:
-            first = not self.looped
-            self.looped = True
-            return first
+            return True
         if len(self.seen) <= F.MAX_REDIRECTS:  # a chain cut off by the limit needs no longer memory
             self.seen.add(step)
         return False
@@ -47,9 +54,9 @@ class _Chain:
 
 @dataclass(slots=True)
 class Pending:
-    """A redirect waiting for its follow-up."""
+    """A redirect waiting for its follow-up: `keys` are its Location's as clients may read it (`urls.readings`)."""
 
-    key: Key
+    keys: tuple[Key, ...]
     chain: _Chain
     hop: int
     original: F.Original
@@ -59,6 +66,10 @@ class Pending:
     def time(self) -> float:
         return self.original.time
 
+    @property
+    def client(self) -> str:
+        return self.keys[0][0]
+
 
 @dataclass(slots=True)
 class Stats:
@@ -67,6 +78,35 @@ class Stats:
     not_followed: int = 0
     evicted: int = 0
     unparsed_bodies: int = 0  # redirected bodies that might hold credentials but were too large or malformed
+
+
+def _explains_body(original: F.Original, followup: Request) -> bool:
+    """The follow-up's body is what a correct client sends for this redirect: the original's again when it kept
+    the method, none when it changed it."""
+    before, after = original.body, followup.body
+    if before.length is None or after.length is None:
+        return False
+    if followup.method != original.facts["original_method"]:
+        return after.length == 0
+    if before.length != after.length:
+        return False
+    return before.length == 0 or before.digest() == after.digest()
+
+
+def _same_program(redirected: str | None, followup: str | None) -> bool:
+    """Clients keep their User-Agent while they follow: another one is another program on the same address."""
+    return redirected is None or followup is None or redirected == followup
+
+
+def _score(candidate: Pending, followup: Request, user_agent: str | None) -> tuple[bool, bool, bool]:
+    """How well a candidate explains a follow-up, strongest evidence first: an HTTP/1 connection carries one
+    client's requests in turn; a User-Agent names the program; the body tells parallel calls apart."""
+    original = candidate.original
+    return (
+        original.connection is not None and original.connection == followup.connection,
+        original.user_agent is not None and original.user_agent == user_agent,
+        _explains_body(original, followup),
+    )
 
 
 class Pairing:
@@ -80,9 +120,10 @@ class Pairing:
         self.stats = Stats()
         self._seq = 0
         self._pending: OrderedDict[int, Pending] = OrderedDict()  # oldest first
-        self._by_key: dict[Key, deque[int]] = {}
+        self._by_key: dict[Key, dict[int, None]] = {}  # each key's entries, oldest first
         self._clients: dict[str, int] = {}  # pending count per client: skip URL parsing for the rest
-        self._inflight: OrderedDict[str, tuple[_Chain, int]] = OrderedDict()  # follow-up flow -> chain, hop
+        # follow-up flow -> its chain, its hop, and whether it repeats a request of the chain
+        self._inflight: OrderedDict[str, tuple[_Chain, int, bool]] = OrderedDict()
 
     @property
     def pending(self) -> int:
@@ -97,28 +138,30 @@ class Pairing:
         if url is None:
             return events
         upgraded = False
-        entry = self._take((request.client, url.key))
-        if entry is None and (variant := urls.http_variant(url)) is not None:
-            entry = self._take((request.client, variant))
-            upgraded = entry is not None
-        if entry is None:
+        match = self._take(request, (request.client, url.key))
+        if match is None and (variant := urls.http_variant(url)) is not None:
+            match = self._take(request, (request.client, variant))
+            upgraded = match is not None
+        if match is None:
             return events
+        entry, pairing, tied = match
         self.stats.followed += 1
         chain = entry.chain
-        loop = chain.visit(request.method, url.without_fragment)
-        chain.left_origin = chain.left_origin or url.origin != chain.first_origin
-        self._remember_inflight(request.flow_id, chain, entry.hop)
-        hop_facts = F.followup_facts(
-            entry.original, request, url, upgraded, loop, chain.left_origin, self.policy, self.cookies
-        )
-        events.append(self._event("followup", hop_facts, entry, request.client, request.flow_id, request.time))
+        revisit = chain.visit(request.method, url.key)
+        chain.left_origin = self._left_origin(chain, url)
+        self._remember_inflight(request.flow_id, chain, entry.hop, revisit)
+        hop_facts = self._followup_facts(entry, request, url, upgraded)
+        alternatives = tuple(self._followup_facts(other, request, url, upgraded) for other in tied)
+        event = self._event("followup", hop_facts, entry, request.client, request.flow_id, request.time)
+        event.user_agent, event.pairing, event.alternatives = request.user_agent, pairing, alternatives
+        events.append(event)
         return events
 
     def response(self, request: Request, response: Response) -> tuple[list[Event], Pending | None]:
         """A response completed. For a redirect status: its event, and the Pending that `wait` starts
         (the caller may drop it instead, when it stopped the redirect from reaching the client)."""
         events = self.expire(response.time)
-        chain, previous_hop = self._inflight.pop(request.flow_id, (None, 0))
+        chain, previous_hop, revisit = self._inflight.pop(request.flow_id, (None, 0, False))
         set_cookies = header_values(response.headers, "set-cookie")
         start = urls.parse(request.url) if set_cookies or response.status in REDIRECT_STATUSES else None
         if set_cookies and start is not None:
@@ -128,18 +171,25 @@ class Pairing:
         self.stats.redirects += 1
         if chain is None:
             chain = _Chain(request.flow_id, start.origin if start else "")
-            chain.visit(request.method, start.without_fragment if start else request.url)
+            chain.visit(request.method, start.key if start else request.url)
+        loop = revisit and not chain.looped  # back at a request of the chain, and redirected again
+        chain.looped = chain.looped or loop
         credentials = credentials_of(request, self.policy)
         self.stats.unparsed_bodies += credentials.unparsed
         chain.carried_secrets = chain.carried_secrets or credentials.any
         hop = previous_hop + 1
-        redirect = F.redirect_facts(request, response, hop, credentials, chain.carried_secrets, self.policy)
-        original = F.Original(redirect, request.body.detach(), credentials, start.host if start else "", response.time)
-        entry = Pending((request.client, ""), chain, hop, original, request.flow_id)
-        events.append(self._event("response", redirect, entry, request.client, None, response.time))
+        redirect = F.redirect_facts(request, response, hop, credentials, chain.carried_secrets, loop, self.policy)
+        original = F.Original(
+            redirect, request.body.detach(), credentials, start, response.time, request.connection, request.user_agent
+        )
+        entry = Pending((), chain, hop, original, request.flow_id)
+        event = self._event("response", redirect, entry, request.client, None, response.time)
+        event.user_agent = original.user_agent
+        events.append(event)
         if redirect["location_state"] != "ok":
             return events, None
-        entry.key = (request.client, urls.parse(redirect["location"]).key)
+        targets = urls.readings(request.url, redirect["location_raw"])
+        entry.keys = tuple(dict.fromkeys((request.client, target.key) for target in targets))
         return events, entry
 
     def wait(self, entry: Pending) -> None:
@@ -169,9 +219,19 @@ class Pairing:
         self._inflight.clear()
         return events
 
+    @staticmethod
+    def _left_origin(chain: _Chain, url: urls.Url) -> bool:
+        return chain.left_origin or url.origin != chain.first_origin
+
+    def _followup_facts(self, entry: Pending, request: Request, url: urls.Url, upgraded: bool) -> dict:
+        left_origin = self._left_origin(entry.chain, url)
+        return F.followup_facts(entry.original, request, url, upgraded, left_origin, self.policy, self.cookies)
+
     def _unfollowed(self, entry: Pending, now: float) -> Event:
         self.stats.not_followed += 1
-        return self._event("no-followup", entry.original.facts, entry, entry.key[0], None, now)
+        event = self._event("no-followup", entry.original.facts, entry, entry.client, None, now)
+        event.user_agent = entry.original.user_agent
+        return event
 
     @staticmethod
     def _event(stage, facts, entry: Pending, client, followup_flow, time) -> Event:
@@ -188,39 +248,56 @@ class Pairing:
     def _add(self, entry: Pending) -> None:
         self._seq += 1
         self._pending[self._seq] = entry
-        self._by_key.setdefault(entry.key, deque()).append(self._seq)
-        self._clients[entry.key[0]] = self._clients.get(entry.key[0], 0) + 1
+        for key in entry.keys:
+            self._by_key.setdefault(key, {})[self._seq] = None
+        self._clients[entry.client] = self._clients.get(entry.client, 0) + 1
         while len(self._pending) > self.max_pending:
             self._pop_oldest()
             self.stats.evicted += 1
 
-    def _take(self, key: Key) -> Pending | None:
-        queue = self._by_key.get(key)
-        if not queue:
+    def _take(self, request: Request, key: Key) -> tuple[Pending, str, list[Pending]] | None:
+        """The pending redirect this request follows, how it was chosen (`unique`: the only candidate,
+        `matched`: the one that explained it best, `ambiguous`: several explained it equally, the oldest
+        was taken), and the candidates tied with it."""
+        entries = self._by_key.get(key)
+        if not entries:
             return None
-        entry = self._pending.pop(queue.popleft())
-        self._forget(entry, queue)
-        return entry
+        agent = request.user_agent
+        window = [(seq, self._pending[seq]) for seq in islice(entries, MAX_CANDIDATES)]
+        candidates = [(seq, entry) for seq, entry in window if _same_program(entry.original.user_agent, agent)]
+        if not candidates:
+            return None
+        if len(window) == 1:
+            (seq, chosen), pairing, tied = candidates[0], "unique", []
+        else:
+            scores = [_score(entry, request, agent) for _, entry in candidates]
+            best = max(scores)
+            top = [candidate for candidate, score in zip(candidates, scores, strict=True) if score == best]
+            seq, chosen = top[0]  # the oldest of the best
+            pairing = "matched" if len(top) == 1 else "ambiguous"
+            tied = [entry for _, entry in top[1:]]
+        del self._pending[seq]
+        self._forget(seq, chosen)
+        return chosen, pairing, tied
 
     def _pop_oldest(self) -> Pending:
-        # The oldest entry overall is the oldest of its key too, so it heads that key's queue.
-        _, entry = self._pending.popitem(last=False)
-        queue = self._by_key[entry.key]
-        queue.popleft()
-        self._forget(entry, queue)
+        seq, entry = self._pending.popitem(last=False)
+        self._forget(seq, entry)
         return entry
 
-    def _forget(self, entry: Pending, queue: deque[int]) -> None:
-        if not queue:
-            del self._by_key[entry.key]
-        client = entry.key[0]
-        remaining = self._clients[client] - 1
+    def _forget(self, seq: int, entry: Pending) -> None:
+        for key in entry.keys:
+            entries = self._by_key[key]
+            del entries[seq]
+            if not entries:
+                del self._by_key[key]
+        remaining = self._clients[entry.client] - 1
         if remaining:
-            self._clients[client] = remaining
+            self._clients[entry.client] = remaining
         else:
-            del self._clients[client]
+            del self._clients[entry.client]
 
-    def _remember_inflight(self, flow_id: str, chain: _Chain, hop: int) -> None:
-        self._inflight[flow_id] = (chain, hop)
+    def _remember_inflight(self, flow_id: str, chain: _Chain, hop: int, revisit: bool) -> None:
+        self._inflight[flow_id] = (chain, hop, revisit)
         while len(self._inflight) > self.max_pending:
             self._inflight.popitem(last=False)

@@ -215,17 +215,20 @@ class CookieJar:
         while len(self._jars) > self.max_clients:
             self._jars.popitem(last=False)
 
-    def in_scope(self, client: str, name: str, host: str, https: bool) -> bool:
-        jar = self._jars.get(client)
-        if not jar:
-            return False
+    def scope(self, client: str, name: str, host: str, https: bool) -> str:
+        """`in` when a cookie of this name seen for the client is in scope for the host, `out` when those seen
+        are not, `unknown` when the client was never seen to get one."""
+        known = False
         host = host.lower()
-        for (cookie_name, _), cookie in jar.items():
-            if cookie_name != name or (cookie.secure and not https):
+        for (cookie_name, _), cookie in self._jars.get(client, {}).items():
+            if cookie_name != name:
+                continue
+            known = True
+            if cookie.secure and not https:
                 continue
             if host == cookie.domain or (not cookie.host_only and host.endswith("." + cookie.domain)):
-                return True
-        return False
+                return "in"
+        return "out" if known else "unknown"
 
 
 def _parse_set_cookie(line: str, host: str) -> tuple[str, _Cookie, bool] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,6 +26,7 @@ class Url:
     port: str  # explicit non-default port, or ""
     ip_host: bool
     userinfo: bool  # a user name or password before the host: `https://trusted.example@evil.example`
+    path: str
     query: str  # without the "?"
 
     @property
@@ -41,13 +44,38 @@ class Url:
 
     @property
     def key(self) -> str:
-        """The form pairing compares: no fragment (it never travels), and an empty query `?` dropped
-        (browsers keep it, many clients drop it; the server sees the same resource)."""
-        return self.without_fragment.removesuffix("?")
+        """The canonical form pairing compares, the same for every spelling a client may send for this URL.
+        The WHATWG parse has already lower-cased and IDNA-encoded the host, dropped a default port, removed
+        dot segments and percent-encoded raw non-ASCII; here the fragment goes (it never travels), an empty
+        query `?` too (browsers keep it, many clients drop it), and escapes are normalised (`canonical`)."""
+        query = f"?{canonical(self.query, _QUERY_DELIMITERS)}" if self.query else ""
+        return self.origin + canonical(self.path, _PATH_DELIMITERS) + query
+
+
+# Characters that are structure where they stand: escaped, they are data, so `/a%2Fb` is not `/a/b`, nor
+# `?q=a%26b` `?q=a&b` (RFC 3986 §2.2). Every other printable ASCII character means the same raw or escaped: its
+# escape is decoded (RFC 3986 §6.2.2.2 for the unreserved ones; clients also differ on `|`, `[]`, `^`, quotes).
+_PATH_DELIMITERS = frozenset("/?#%")
+_QUERY_DELIMITERS = frozenset("&=+;#%")
+_ESCAPE = re.compile("%([0-9A-Fa-f]{2})")
+
+
+def canonical(component: str, delimiters: frozenset[str]) -> str:
+    """A path or query with each escape of a character that means the same raw decoded, and every other escape
+    (delimiters, bytes outside printable ASCII) in upper case: `%7euser` and `~user`, `%c3%a9` and `%C3%A9`,
+    `%7C` and `|` compare equal. One linear pass."""
+    if "%" not in component:
+        return component
+
+    def normal(match: re.Match) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if "!" <= char <= "~" and char not in delimiters else match.group().upper()
+
+    return _ESCAPE.sub(normal, component)
 
 
 # Only what Url holds: ada-url builds a Python value for every component asked for.
-_PARTS = ("href", "protocol", "hostname", "port", "host_type", "username", "password", "search")
+_PARTS = ("href", "protocol", "hostname", "port", "host_type", "username", "password", "pathname", "search")
 
 
 @lru_cache(maxsize=1024)
@@ -68,11 +96,26 @@ def resolve(base: str, reference: str) -> Url | None:
     reads them: each invalid sequence becomes U+FFFD, which the URL parser percent-encodes."""
     if not reference.isascii():
         reference = reference.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _joined(base, reference)
+
+
+def readings(base: str, reference: str) -> list[Url]:
+    """The URLs clients make of a Location: first as browsers read it (`resolve`); for bytes outside ASCII, also
+    as clients that pass them on as they are (percent-encoded) and as those that read header bytes as ISO-8859-1
+    (http.client and urllib3 do, and send `cafÃ©` for `café`)."""
+    found = [resolve(base, reference)]
+    if not reference.isascii():
+        data = reference.encode("utf-8", "surrogateescape")
+        found += [_joined(base, printable(reference)), _joined(base, data.decode("latin-1"))]
+    return [url for url in found if url is not None and url.is_http]
+
+
+def _joined(base: str, reference: str) -> Url | None:
+    """`reference` resolved against `base` by the WHATWG parser; None if it fails."""
     try:
-        joined = ada_url.join_url(printable(base), reference)
+        return parse(ada_url.join_url(printable(base), reference))
     except ValueError:
         return None
-    return parse(joined)
 
 
 def _from_parts(parts: dict) -> Url:
@@ -83,6 +126,7 @@ def _from_parts(parts: dict) -> Url:
         port=parts["port"],
         ip_host=parts["host_type"] != ada_url.HostType.DEFAULT,
         userinfo=bool(parts["username"] or parts["password"]),
+        path=parts["pathname"],
         query=parts["search"].removeprefix("?"),
     )
 
@@ -92,10 +136,14 @@ def _registrable_domain(host: str) -> str:
     return _PSL.privatesuffix(host) or host
 
 
+def registrable_domain(url: Url) -> str:
+    """The domain a site is registered under, by the public-suffix list; an IP or a bare suffix is its own."""
+    return url.host if url.ip_host else _registrable_domain(url.host)
+
+
 def site(url: Url) -> str:
-    """Schemeful site (HTML Standard): scheme plus registrable domain; an IP or a bare suffix is its own site."""
-    host = url.host if url.ip_host else _registrable_domain(url.host)
-    return f"{url.scheme}//{host}"
+    """Schemeful site (HTML Standard): scheme plus registrable domain."""
+    return f"{url.scheme}//{registrable_domain(url)}"
 
 
 def origin_relation(a: Url, b: Url) -> str:
@@ -119,10 +167,27 @@ def scheme_change(a: Url, b: Url) -> str:
 
 
 def http_variant(url: Url) -> str | None:
-    """The http:// form of an https URL (for pairing a follow-up a client upgraded itself, as HSTS does)."""
+    """The key of the http:// form of an https URL (for pairing a follow-up a client upgraded itself, as HSTS
+    does)."""
     if url.scheme != "https:":
         return None
     port = "" if url.port in ("", "80") else f":{url.port}"
-    rest = url.key.split("//", 1)[1].split("/", 1)
-    path = "/" + rest[1] if len(rest) > 1 else "/"
-    return f"http://{url.host}{port}{path}".removesuffix("?")
+    return f"http://{url.host}{port}" + url.key.removeprefix(url.origin)
+
+
+def same_host_upgrade(a: Url, b: Url) -> bool:
+    """http to https on the same host, with default ports or the same port: HTTPS enforcement, where what the
+    client sends next goes to the same server, now over TLS."""
+    return a.scheme == "http:" and b.scheme == "https:" and a.host == b.host and a.port == b.port
+
+
+def loopback(url: Url) -> bool:
+    """A loopback host (localhost, 127.0.0.0/8, ::1): plain http to it never crosses a network."""
+    if url.host == "localhost" or url.host.endswith(".localhost"):
+        return True
+    if not url.ip_host:
+        return False
+    try:
+        return ipaddress.ip_address(url.host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -51,6 +51,10 @@ class Rule:
     def severity_for(self, facts: dict[str, Any]) -> str:
         return next((severity for severity, test in self.escalations if test(facts)), self.severity)
 
+    def holds(self, facts: dict[str, Any]) -> bool:
+        """The rule fires on these facts: its condition holds on a host in its scope."""
+        return self.test(facts) and self.applies_to(facts.get("redirect_host", ""))
+
     def applies_to(self, host: str) -> bool:
         host = host.lower()
         if self._include and not any(p.fullmatch(host) for p in self._include):
@@ -82,8 +86,7 @@ class RuleSet:
         return cls(list(rules.values()), files)
 
     def matching(self, stage: str, facts: dict[str, Any]) -> list[Rule]:
-        host = facts.get("redirect_host", "")
-        return [rule for rule in self.by_stage[stage] if rule.test(facts) and rule.applies_to(host)]
+        return [rule for rule in self.by_stage[stage] if rule.holds(facts)]
 
 
 def _apply_file(path: str, rules: dict[str, Rule]) -> None:
