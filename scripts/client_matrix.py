@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run the client matrix through the proxy for every client on this machine; write Markdown and HTML tables.
+"""Run the client matrix (and its Location-spelling axis) through the proxy for every client on this machine;
+write Markdown and HTML tables.
 
 .venv/bin/python scripts/client_matrix.py [--markdown docs/client-matrix.md] [--html docs/client-matrix.html]
 """
@@ -11,7 +12,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redirect_audit.demo import matrix
+from redirect_audit.demo import matrix, spellings
 from redirect_audit.demo.clients import matrix_clients, version
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -25,6 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     clients = matrix_clients()
     outcomes = matrix.run(clients, browser=not args.no_browser)
+    spelled = spellings.run(clients, browser=not args.no_browser)
     versions = {client: version(client) for client in clients}
     if not args.no_browser:
         import subprocess
@@ -32,13 +34,13 @@ def main() -> None:
         from redirect_audit.demo.browser import CHROMIUM
 
         chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
-        versions |= {"chromium-fetch": chromium, "chromium-form": chromium}
+        versions |= {"chromium-fetch": chromium, "chromium-form": chromium, "chromium-navigation": chromium}
     when = (
         f"{datetime.now(UTC):%Y-%m-%d} on {platform.system()} {platform.machine()}, Python {platform.python_version()}"
     )
-    Path(args.markdown).write_text(matrix.markdown(outcomes, versions, when))
-    Path(args.html).write_text(matrix.html(outcomes, versions, when))
-    print(f"{len(outcomes)} follow-ups; wrote {args.markdown} and {args.html}")
+    Path(args.markdown).write_text(matrix.markdown(outcomes, versions, when) + "\n" + spellings.markdown(spelled))
+    Path(args.html).write_text(matrix.html(outcomes, versions, when, spelled))
+    print(f"{len(outcomes) + len(spelled)} follow-ups; wrote {args.markdown} and {args.html}")
 
 
 if __name__ == "__main__":

@@ -251,15 +251,20 @@ def markdown(outcomes: list[Outcome], versions: dict[str, str], when: str) -> st
     return "\n".join(out) + "\n"
 
 
-def html(outcomes: list[Outcome], versions: dict[str, str], when: str) -> str:
-    """The same tables as `markdown`, in the HTML report's style."""
+def html(outcomes: list[Outcome], versions: dict[str, str], when: str, spelled: list | None = None) -> str:
+    """The same tables as `markdown` (and the spelling axis's, given its outcomes), in the HTML report's style."""
     from ..reports.html import TEMPLATES
+    from .spellings import SPELLINGS
+    from .spellings import rows as spelling_rows
 
     clients = _columns(outcomes)
     rows = [
         (case, [(by_client[c].cell(), bool(by_client[c].rules)) if c in by_client else ("n/a", False) for c in clients])
         for case, by_client in _rows(outcomes).items()
     ]
+    spelling_clients, spelling_table = spelling_rows(spelled or [])
     return TEMPLATES.get_template("matrix.html.j2").render(
-        clients=clients, versions=versions, when=when, claims=claim(outcomes), legend=LEGEND, rows=rows
-    )
+        clients=clients, versions=versions, when=when, claims=claim(outcomes), legend=LEGEND, rows=rows,
+        spelling_clients=spelling_clients, spellings=[(name, SPELLINGS[name].replace("/{tag}", ""), cells)
+                                                     for name, cells in spelling_table if cells],
+    )  # fmt: skip

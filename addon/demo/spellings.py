@@ -153,6 +153,6 @@ def markdown(outcomes: list[Outcome]) -> str:
         "|---|---|" + "---|" * len(clients),
     ]
     for spelling, cells in table:
-        location = SPELLINGS[spelling].replace("/{tag}", "").replace("|", "\\|")
-        out.append(f"| {spelling} | `{location}` | " + " | ".join(c.cell().replace("|", "\\|") for c in cells) + " |")
+        cells = [spelling, f"`{SPELLINGS[spelling].replace('/{tag}', '')}`", *(c.cell() for c in cells)]
+        out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(out) + "\n"
