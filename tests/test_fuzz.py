@@ -63,7 +63,7 @@ def test_engine_and_rules_never_raise(location, second, status, method, followup
     findings = auditor.response(original, response, live=True)
     pending = auditor.pairing.pending
     if pending:  # follow it wherever it pointed
-        target = auditor.pairing._pending[next(iter(auditor.pairing._pending))].key[1]
+        target = auditor.pairing._pending[next(iter(auditor.pairing._pending))].keys[0][1]
         findings += auditor.request(req(followup_method, target, body=body, headers=headers, time=2), live=True)
     findings += auditor.finish(3)
     assert all(f.rule in RULES.rules for f in findings)
