@@ -157,3 +157,16 @@ def test_stock_mitmdump_live_and_replayed(tmp_path, upstream):
     replayed = [json.loads(line) for line in report.read_text().splitlines()]
     assert [(f["rule"], f["redirect_url"], f["followup_url"]) for f in replayed] == live
     assert all(f["action"] == "logged" for f in replayed)
+
+
+@pytest.mark.parametrize("where", ["--set", "config.yaml"])
+def test_mitmdump_refuses_a_misspelt_option(tmp_path, where):
+    """`redirect_audit_blockon=high` must not start the proxy with block mode silently off."""
+    command = [str(BIN / "mitmdump"), "-n", "-s", addon_script(), "--set", f"confdir={tmp_path}"]
+    if where == "--set":
+        command += ["--set", "redirect_audit_blockon=high"]
+    else:
+        (tmp_path / "config.yaml").write_text("redirect_audit_blockon: high\n")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "unknown option redirect_audit_blockon (did you mean redirect_audit_block_on?)" in done.stderr

@@ -20,6 +20,8 @@ FACTS = {
     "followup_content_headers": ["content-type"],
     "followup_delay": 0.5,
     "body_state": "dropped",
+    "credentials_forwarded": ["form:SAMLResponse"],
+    "cookies_out_of_scope": ["SID"],
 }
 
 
@@ -51,6 +53,11 @@ def only_rule(tmp_path, when, on="followup"):
         ("{redirect_host: {not_glob: 'api.*'}}", False),
         ("{followup_content_headers: {contains: Content-Type}}", True),
         ("{followup_content_headers: {empty: true}}", False),
+        # lists compare in any case, but cookie names, which are case-sensitive
+        ("{credentials_forwarded: {contains: 'form:SAMLResponse'}}", True),
+        ("{credentials_forwarded: {contains: 'form:samlresponse'}}", True),
+        ("{cookies_out_of_scope: {contains: SID}}", True),
+        ("{cookies_out_of_scope: {contains: sid}}", False),
         ("{method_changed: true, status: 307}", True),
         ("{any: [{status: 301}, {body_state: dropped}]}", True),
         ("{all: [{status: 307}, {body_state: preserved}]}", False),

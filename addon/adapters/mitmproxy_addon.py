@@ -9,6 +9,7 @@ An exception for one flow is logged and swallowed: the proxy's traffic never dep
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import sys
 import time
@@ -90,6 +91,25 @@ def _auditor_settings(options, key: bytes | None) -> dict:
     }
 
 
+OPTION_PREFIX = "redirect_audit_"
+
+
+def _refuse_unknown_options(options) -> None:
+    """A misspelt option must not start the proxy with block mode silently off. mitmproxy keeps a `--set` (or
+    config.yaml key) it does not know as deferred, for an addon that may register it later; ours are all
+    registered by now, so a deferred one of ours is a typo."""
+    unknown = sorted(name for name in options.deferred if name.startswith(OPTION_PREFIX))
+    if not unknown:
+        return
+    known = [name for name in options.keys() if name.startswith(OPTION_PREFIX)]
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name}" + (f" (did you mean {close[0]}?)" if close else ""))
+    print(f"redirect-audit: unknown option {', '.join(hints)}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
 class RedirectAudit:
     def __init__(self) -> None:
         self.auditor: Auditor | None = None
@@ -151,6 +171,8 @@ class RedirectAudit:
             "Largest request body parsed for credential fields; larger ones count as unparsed.")  # fmt: skip
 
     def configure(self, updated: set[str]) -> None:
+        if self.auditor is None:
+            _refuse_unknown_options(ctx.options)
         if self.auditor is not None and not updated & _AUDITOR_OPTIONS:
             if "redirect_audit_report" in updated:
                 self._open_report(ctx.options.redirect_audit_report)

@@ -108,7 +108,7 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
 
 def cmd_rules_facts(args: argparse.Namespace) -> int:
     for fact in CATALOG.values():
-        kind = f"{fact.kind}{' or null' if fact.nullable else ''}"
+        kind = fact.type_name
         stages = "all stages" if len(fact.stages) > 1 else ", ".join(sorted(fact.stages))
         print(f"{fact.name} ({kind}; {stages})")
         print(textwrap.fill(fact.doc, width=100, initial_indent="    ", subsequent_indent="    "))

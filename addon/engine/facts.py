@@ -30,6 +30,14 @@ class Fact:
     doc: str
     values: tuple[str, ...] = ()  # the allowed values of an enum
     nullable: bool = False
+    case_sensitive: bool = False  # a list whose items `contains` compares exactly (cookie names); else any case
+
+    @property
+    def type_name(self) -> str:
+        """The type as the reference shows it: `str or null`, `list (case-insensitive)`."""
+        if self.kind == "list":
+            return f"list ({'case-sensitive' if self.case_sensitive else 'case-insensitive'})"
+        return f"{self.kind}{' or null' if self.nullable else ''}"
 
 
 CATALOG: dict[str, Fact] = {
@@ -253,6 +261,7 @@ CATALOG: dict[str, Fact] = {
             "Cookies (names) of the original request that the follow-up sends to another host outside their scope: "
             "the shadow cookie jar saw their Set-Cookie and it does not cover that host, or it never saw one and "
             "the host is another site.",
+            case_sensitive=True,
         ),
         Fact(
             "cookies_scope_unknown",
@@ -261,6 +270,7 @@ CATALOG: dict[str, Fact] = {
             "Cookies (names) of the original request that the follow-up sends to another host of the same site "
             "(registrable domain), with no Set-Cookie seen to tell their scope: set before the proxy saw the "
             "client, perhaps for the whole site.",
+            case_sensitive=True,
         ),
         Fact(
             "followup_proxy_authorization",

@@ -7,7 +7,8 @@
       any: [ {...}, {...} ]            # or;  all: [...] and;  not: {...} negation
 
 Operators: eq, ne, in, not_in, gt, ge, lt, le (numbers), glob, not_glob (strings, case-insensitive
-shell patterns such as "*.example.com"), contains, empty (lists).
+shell patterns such as "*.example.com"), contains, empty (lists; `contains` ignores case unless the fact is
+case-sensitive, as cookie names are).
 A fact that is null (not known) equals only null: eq/in match it only against null, ne/not_in count
 it as different from every other value, and gt/ge/lt/le/glob/not_glob/contains never match it.
 """
@@ -130,8 +131,11 @@ def _operator(fact: Fact, op: str, node: Node) -> Test:
     if op == "contains":
         if not isinstance(node.value, str):
             raise ConditionError(node.line, f"fact '{name}': 'contains' takes a string")
-        item = node.value.lower()
-        return lambda facts: item in (facts.get(name) or ())
+        if fact.case_sensitive:
+            item = node.value
+            return lambda facts: item in (facts.get(name) or ())
+        item = node.value.casefold()
+        return lambda facts: any(value.casefold() == item for value in facts.get(name) or ())
     if not isinstance(node.value, bool):
         raise ConditionError(node.line, f"fact '{name}': 'empty' takes true or false")
     want_empty = node.value
