@@ -122,13 +122,16 @@ class Auditor:
 
     def request(self, request: Request, live: bool = False) -> list[Finding]:
         """A request; `live`: it can still be stopped, so its own follow-up findings may block it."""
-        return self._judge(self.pairing.request(request), request.flow_id if live else None)
+        findings = self._judge(self.pairing.request(request), request.flow_id if live else None)
+        if any(f.action == "blocked" for f in findings):
+            self.pairing.stopped(request.flow_id)
+        return findings
 
     def response(self, request: Request, response: Response, live: bool = False) -> list[Finding]:
         """A response; `live`: it can still be replaced, so findings on the 3xx alone may block it."""
         events, pending = self.pairing.response(request, response)
         findings = self._judge(events, request.flow_id if live else None)
-        blocked = any(f.action == "blocked" and f.stage == "response" for f in findings)
+        blocked = response.withheld or any(f.action == "blocked" and f.stage == "response" for f in findings)
         if pending is not None and not blocked:  # a blocked 3xx never reaches the client: nothing to follow
             self.pairing.wait(pending)
         return findings

@@ -17,6 +17,9 @@ from mitmproxy.proxy import mode_specs
 from ..engine.model import Body, Exchange, Request, Response
 
 RECORDING_CLIENT = "recording"  # the one client of a recording that has no client identity
+# Where a flow keeps the 3xx that block mode withheld from the client (its response is then the proxy's 403),
+# so that analysing the recording judges what the server sent.
+WITHHELD_KEY = "redirect_audit_withheld"
 
 # Modes in which the proxy learns the destination from the Host header, not from the client's request.
 _HOST_HEADER_MODES = frozenset({"transparent", "reverse", "wireguard", "local", "tun", "osproxy"})
@@ -30,7 +33,18 @@ def request_of(flow: http.HTTPFlow) -> Request:
 
 def response_of(flow: http.HTTPFlow) -> Response:
     assert flow.response is not None
-    return _response(flow.response)
+    withheld = flow.metadata.get(WITHHELD_KEY) if not flow.live else None
+    return _withheld(withheld, flow.response) if withheld else _response(flow.response)
+
+
+def withheld_state(response: http.Response) -> dict[str, Any]:
+    """What a flow keeps of a 3xx it withheld: its status and headers (the body is no fact)."""
+    return {"status_code": response.status_code, "headers": [[k, v] for k, v in response.headers.items(multi=True)]}
+
+
+def _withheld(state: dict[str, Any], answer: http.Response) -> Response:
+    headers = tuple((str(name).lower(), str(value)) for name, value in state["headers"])
+    return Response(status=int(state["status_code"]), headers=headers, time=answer.timestamp_start, withheld=True)
 
 
 def exchange_of_state(state: dict[str, Any]) -> Exchange | None:
@@ -43,7 +57,10 @@ def exchange_of_state(state: dict[str, Any]) -> Exchange | None:
     response = http.Response.from_state(state["response"]) if state["response"] else None
     mode = _mode_type(client["proxy_mode"])
     recorded = _request(state["id"], client["peername"], client.get("id"), mode, request)
-    return recorded, _response(response) if response else None
+    if response is None:
+        return recorded, None
+    withheld = state.get("metadata", {}).get(WITHHELD_KEY)
+    return recorded, _withheld(withheld, response) if withheld else _response(response)
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,7 +92,7 @@ def _response(resp: http.Response) -> Response:
     return Response(
         status=resp.status_code,
         headers=tuple((name.lower(), value) for name, value in resp.headers.items(multi=True)),
-        time=resp.timestamp_end or resp.timestamp_start,
+        time=resp.timestamp_start,  # when its headers arrived: it is judged then, live
     )
 
 

@@ -15,12 +15,13 @@ import sys
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mitmproxy import command, ctx, exceptions, http
 from mitmproxy import types as mtypes
 
 from ..auditor import Auditor, Finding
-from ..engine.model import REDIRECT_STATUSES, Request
+from ..engine.model import Request
 from ..engine.secrets import (
     DEFAULT_MAX_PARSE_BYTES,
     DEFAULT_REDIRECT_PARAMS,
@@ -33,7 +34,7 @@ from ..reports.blocked import blocked_header, blocked_page
 from ..reports.session import Session
 from ..rules.pack import SEVERITIES, RuleSet
 from ..rules.yamlnodes import RulesError
-from .flows import request_of, response_of
+from .flows import WITHHELD_KEY, request_of, response_of, withheld_state
 
 logger = logging.getLogger("redirect_audit")
 
@@ -94,6 +95,37 @@ def _auditor_settings(options, key: bytes | None) -> dict:
 OPTION_PREFIX = "redirect_audit_"
 
 
+@dataclass(slots=True)
+class _FlowState:
+    request: Request
+    answered: bool = False  # its response was judged
+    page: bytes | None = None  # the body of what replaced its blocked 3xx
+
+
+class _Deliver:
+    """A replacing page's body as the stream of a response: nothing of the upstream's body, then the page."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def __call__(self, chunk: bytes) -> list[bytes]:
+        if chunk or not self._content:
+            return []
+        content, self._content = self._content, b""
+        return [content]
+
+
+def _may_stream(request: http.Request) -> bool:
+    """Whether the body may stream past the proxy (stream_large_bodies): mitmproxy streams one larger than the
+    option before the headers hook, and one of unknown length as it arrives. (The option is mitmproxy's proxy
+    core's: a bare test context has none.)"""
+    if request.stream:
+        return True
+    if not getattr(ctx.options, "stream_large_bodies", None) or "content-length" in request.headers:
+        return False
+    return "transfer-encoding" in request.headers or not request.http_version.startswith("HTTP/1")
+
+
 def _refuse_unknown_options(options) -> None:
     """A misspelt option must not start the proxy with block mode silently off. mitmproxy keeps a `--set` (or
     config.yaml key) it does not know as deferred, for an addon that may register it later; ours are all
@@ -117,9 +149,9 @@ class RedirectAudit:
         self._live_seen = False
         self._last_time = 0.0
         self._ticker: asyncio.Task | None = None
-        # Each flow's request as the request hook read it, for its response hook: one conversion per flow,
+        # Each flow's request as the request hook read it, for its response hooks: one conversion per flow,
         # and a body digested for pairing is not digested again if the flow is redirected in turn.
-        self._requests: weakref.WeakKeyDictionary[http.HTTPFlow, Request] = weakref.WeakKeyDictionary()
+        self._flows: weakref.WeakKeyDictionary[http.HTTPFlow, _FlowState] = weakref.WeakKeyDictionary()
 
     def load(self, loader) -> None:
         add = loader.add_option
@@ -235,20 +267,30 @@ class RedirectAudit:
             if self._live_seen and self.auditor is not None:
                 self._guarded(None, lambda: self.session.emit(self.auditor.expire(time.time())))
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # A body that streams past the proxy has left before `request` fires: judge such a follow-up on its
+        # headers, while it can still be stopped.
+        if flow.live:
+            self._guarded(flow, lambda: self._on_request_headers(flow))
+
     def request(self, flow: http.HTTPFlow) -> None:
-        self._guarded(flow, lambda: self._on_request(flow))
+        if flow not in self._flows:  # else judged at its headers
+            self._guarded(flow, lambda: self._on_request(flow, at_headers=False))
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        # A streamed response reaches the client before `response` fires; a redirect's body is small,
-        # so buffer it, and a blocking rule can still replace the 3xx.
-        if flow.live and flow.response is not None and flow.response.status_code in REDIRECT_STATUSES:
-            flow.response.stream = False
+        # Judged on its headers, before any of its body can reach the client: mitmproxy may start streaming a
+        # large response as its body arrives, whatever an addon asked for.
+        self._guarded(flow, lambda: self._on_response(flow, at_headers=True))
 
     def response(self, flow: http.HTTPFlow) -> None:
-        self._guarded(flow, lambda: self._on_response(flow))
+        state = self._flows.pop(flow, None)
+        if state is None or not state.answered:  # a response its headers hook never showed us
+            self._guarded(flow, lambda: self._on_response(flow, at_headers=False))
+        elif state.page is not None and flow.response.raw_content != state.page:
+            flow.response.content = state.page  # a body-less 3xx we replaced: mitmproxy emptied the page's body
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._requests.pop(flow, None)
+        self._flows.pop(flow, None)
         if self.auditor is not None:
             self._guarded(flow, lambda: self.auditor.error(flow.id))
 
@@ -264,37 +306,61 @@ class RedirectAudit:
             self._guarded(None, lambda: self.session.write_html(html_path, sources=self._sources()))
         self.session.close()
 
-    def _on_request(self, flow: http.HTTPFlow) -> None:
+    def _on_request_headers(self, flow: http.HTTPFlow) -> None:
+        if _may_stream(flow.request):
+            self._on_request(flow, at_headers=True)
+
+    def _on_request(self, flow: http.HTTPFlow, at_headers: bool) -> None:
         if flow.live:
             self._live_seen = True
-        request = self._requests[flow] = request_of(flow)
+        request = request_of(flow)
+        self._flows[flow] = _FlowState(request)
         self._last_time = max(self._last_time, request.time)
-        findings = self.auditor.request(request, live=flow.live)
+        # Stoppable: at its headers, by killing it; later, only if its body was buffered (not streamed) so far.
+        live = flow.killable if at_headers else flow.live and flow.request.raw_content is not None
+        findings = self.auditor.request(request, live=live)
         own = [f for f in findings if f.flows["followup"] == flow.id]
         self._annotate(flow, own)
-        self._block(flow, own)
+        blocked = [f for f in own if f.action == "blocked"]
+        if blocked:
+            flow.marked = BLOCKED_MARK
+            if at_headers:
+                flow.kill()  # its body is not read yet: no answer can be sent, the connection is closed
+            else:
+                flow.response = self._page(blocked)
         self.session.emit(findings)
 
-    def _on_response(self, flow: http.HTTPFlow) -> None:
+    def _on_response(self, flow: http.HTTPFlow, at_headers: bool) -> None:
+        state = self._flows.get(flow)
+        if state is None:  # its request hooks came before this addon was loaded
+            state = self._flows[flow] = _FlowState(request_of(flow))
+        state.answered = True
         response = response_of(flow)
         self._last_time = max(self._last_time, response.time)
-        request = self._requests.pop(flow, None) or request_of(flow)  # None: its request hook came before us
-        findings = self.auditor.response(request, response, live=flow.live)
+        # Replaceable: at its headers always (the page takes over the body's stream); later, if not streamed.
+        live = flow.live and (at_headers or flow.response.raw_content is not None)
+        findings = self.auditor.response(state.request, response, live=live)
         own = [f for f in findings if f.stage == "response" and f.flows["redirect"] == flow.id]
         self._annotate(flow, own)
-        self._block(flow, own)
+        blocked = [f for f in own if f.action == "blocked"]
+        if blocked:
+            flow.marked = BLOCKED_MARK
+            flow.metadata[WITHHELD_KEY] = withheld_state(flow.response)
+            page = self._page(blocked)
+            # A streamed page: mitmproxy sends its headers now and its body from this stream, whatever the
+            # upstream's body is; a body-less 3xx is not streamed, and `response` puts the page back.
+            state.page = page.content
+            page.stream = _Deliver(page.content)
+            flow.response = page
         self.session.emit(findings)
 
-    def _block(self, flow: http.HTTPFlow, findings: list[Finding]) -> None:
-        """Answer the client ourselves: a blocked follow-up never reaches the upstream, a blocked 3xx
-        never reaches the client."""
-        blocked = [f for f in findings if f.action == "blocked"]
-        if not blocked:
-            return
-        flow.marked = BLOCKED_MARK
-        flow.response = http.Response.make(
+    def _page(self, blocked: list[Finding]) -> http.Response:
+        """What the client gets instead: a blocked follow-up never reaches the upstream, a blocked 3xx never
+        reaches the client."""
+        descriptions = {f.rule: self.auditor.rules.rules[f.rule].description for f in blocked}
+        return http.Response.make(
             BLOCKED_STATUS,
-            blocked_page(blocked, {f.rule: self.auditor.rules.rules[f.rule].description for f in blocked}).encode(),
+            blocked_page(blocked, descriptions).encode(),
             {"Content-Type": "text/plain; charset=utf-8", "X-Redirect-Audit": blocked_header(blocked)},
         )
 

@@ -106,7 +106,8 @@ MAX_USER_AGENT = 256
 class Response:
     status: int
     headers: Headers
-    time: float  # when the response was complete
+    time: float  # when its headers arrived
+    withheld: bool = False  # block mode kept it from the client (recorded so): nobody will follow it
 
     @property
     def locations(self) -> list[str]:

@@ -61,6 +61,7 @@ class Pending:
     hop: int
     original: F.Original
     redirect_flow: str
+    stopped: bool = False  # block mode stopped a follow-up of it
 
     @property
     def time(self) -> float:
@@ -121,9 +122,10 @@ class Pairing:
         self._seq = 0
         self._pending: OrderedDict[int, Pending] = OrderedDict()  # oldest first
         self._by_key: dict[Key, dict[int, None]] = {}  # each key's entries, oldest first
+        self._by_redirect: dict[str, int] = {}  # the entry of each 3xx flow
         self._clients: dict[str, int] = {}  # pending count per client: skip URL parsing for the rest
-        # follow-up flow -> its chain, its hop, and whether it repeats a request of the chain
-        self._inflight: OrderedDict[str, tuple[_Chain, int, bool]] = OrderedDict()
+        # follow-up flow -> the redirect it follows, and whether it repeats a request of the chain
+        self._inflight: OrderedDict[str, tuple[Pending, bool]] = OrderedDict()
 
     @property
     def pending(self) -> int:
@@ -149,7 +151,7 @@ class Pairing:
         chain = entry.chain
         revisit = chain.visit(request.method, url.key)
         chain.left_origin = self._left_origin(chain, url)
-        self._remember_inflight(request.flow_id, chain, entry.hop, revisit)
+        self._remember_inflight(request.flow_id, entry, revisit)
         hop_facts = self._followup_facts(entry, request, url, upgraded)
         alternatives = tuple(self._followup_facts(other, request, url, upgraded) for other in tied)
         event = self._event("followup", hop_facts, entry, request.client, request.flow_id, request.time)
@@ -161,7 +163,8 @@ class Pairing:
         """A response completed. For a redirect status: its event, and the Pending that `wait` starts
         (the caller may drop it instead, when it stopped the redirect from reaching the client)."""
         events = self.expire(response.time)
-        chain, previous_hop, revisit = self._inflight.pop(request.flow_id, (None, 0, False))
+        followed, revisit = self._inflight.pop(request.flow_id, (None, False))
+        chain, previous_hop = (followed.chain, followed.hop) if followed else (None, 0)
         set_cookies = header_values(response.headers, "set-cookie")
         start = urls.parse(request.url) if set_cookies or response.status in REDIRECT_STATUSES else None
         if set_cookies and start is not None:
@@ -197,8 +200,20 @@ class Pairing:
         self._add(entry)
 
     def error(self, flow_id: str) -> None:
-        """A flow ended without a response: it will not continue a chain."""
+        """A flow ended without a (whole) response: it will not continue a chain; and a 3xx cut off after its
+        headers never reached its client, which will not follow it."""
         self._inflight.pop(flow_id, None)
+        if (seq := self._by_redirect.get(flow_id)) is not None:
+            self._forget(seq, self._pending.pop(seq))
+
+    def stopped(self, flow_id: str) -> None:
+        """Block mode stopped this follow-up: its redirect waits again, so that a client retrying it (curl does,
+        on a connection that died) is judged, and stopped, again. Only stopped follow-ups came: when it
+        expires it is no `not-followed`."""
+        followed, _ = self._inflight.pop(flow_id, (None, False))
+        if followed is not None:
+            followed.stopped = True
+            self._add(followed)
 
     def expire(self, now: float) -> list[Event]:
         """Pending redirects older than the follow timeout become `no-followup` events."""
@@ -208,14 +223,16 @@ class Pairing:
             entry = next(iter(self._pending.values()))
             if entry.time > deadline:
                 break
-            events.append(self._unfollowed(self._pop_oldest(), now))
+            if (event := self._unfollowed(self._pop_oldest(), now)) is not None:
+                events.append(event)
         return events
 
     def finish(self, now: float) -> list[Event]:
         """End of input or shutdown: everything still pending was not followed."""
         events = []
         while self._pending:
-            events.append(self._unfollowed(self._pop_oldest(), now))
+            if (event := self._unfollowed(self._pop_oldest(), now)) is not None:
+                events.append(event)
         self._inflight.clear()
         return events
 
@@ -227,7 +244,9 @@ class Pairing:
         left_origin = self._left_origin(entry.chain, url)
         return F.followup_facts(entry.original, request, url, upgraded, left_origin, self.policy, self.cookies)
 
-    def _unfollowed(self, entry: Pending, now: float) -> Event:
+    def _unfollowed(self, entry: Pending, now: float) -> Event | None:
+        if entry.stopped:
+            return None
         self.stats.not_followed += 1
         event = self._event("no-followup", entry.original.facts, entry, entry.client, None, now)
         event.user_agent = entry.original.user_agent
@@ -248,6 +267,7 @@ class Pairing:
     def _add(self, entry: Pending) -> None:
         self._seq += 1
         self._pending[self._seq] = entry
+        self._by_redirect[entry.redirect_flow] = self._seq
         for key in entry.keys:
             self._by_key.setdefault(key, {})[self._seq] = None
         self._clients[entry.client] = self._clients.get(entry.client, 0) + 1
@@ -286,6 +306,8 @@ class Pairing:
         return entry
 
     def _forget(self, seq: int, entry: Pending) -> None:
+        if self._by_redirect.get(entry.redirect_flow) == seq:
+            del self._by_redirect[entry.redirect_flow]
         for key in entry.keys:
             entries = self._by_key[key]
             del entries[seq]
@@ -297,7 +319,7 @@ class Pairing:
         else:
             del self._clients[entry.client]
 
-    def _remember_inflight(self, flow_id: str, chain: _Chain, hop: int, revisit: bool) -> None:
-        self._inflight[flow_id] = (chain, hop, revisit)
+    def _remember_inflight(self, flow_id: str, entry: Pending, revisit: bool) -> None:
+        self._inflight[flow_id] = (entry, revisit)
         while len(self._inflight) > self.max_pending:
             self._inflight.popitem(last=False)
