@@ -69,7 +69,7 @@ def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
 
     def shown(name: str) -> Any:
         value = facts.get(name)
-        return redact_url(value, policy) if name in URL_FACTS else printable(value)
+        return shown_url(value, policy) if name in URL_FACTS else _cut(printable(value))
 
     return Finding(
         rule=rule.id,
@@ -79,8 +79,8 @@ def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
         status=facts["status"],
         redirect_url=shown("redirect_url"),
         location=shown("location"),
-        original_method=printable(facts["original_method"]),
-        followup_method=printable(facts.get("followup_method")),
+        original_method=_cut(printable(facts["original_method"])),
+        followup_method=_cut(printable(facts.get("followup_method"))),
         followup_url=shown("followup_url"),
         client=event.client,
         user_agent=printable(event.user_agent),
@@ -92,6 +92,20 @@ def finding_for(rule: Rule, event: Event, policy: SecretPolicy) -> Finding:
         time=datetime.fromtimestamp(event.time, UTC).isoformat(timespec="milliseconds"),
         stage=event.stage,
     )
+
+
+MAX_SHOWN_TEXT = 4096  # a longer URL or text is cut in findings: what a reader needs, in bounded memory
+
+
+def shown_url(url: str | None, policy: SecretPolicy) -> str | None:
+    """A URL as every output shows it: redacted, printable, and cut when long."""
+    return _cut(redact_url(url, policy))
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_SHOWN_TEXT:
+        return f"{value[:MAX_SHOWN_TEXT]}...(cut: {len(value) - MAX_SHOWN_TEXT} more characters)"
+    return value
 
 
 class Auditor:

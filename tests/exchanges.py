@@ -10,7 +10,14 @@ _ids = itertools.count(1)
 
 
 def req(
-    method="GET", url="http://a.example/start", body=b"", client="c1", headers=(), time=0.0, flow_id=None, connection=None
+    method="GET",
+    url="http://a.example/start",
+    body=b"",
+    client="c1",
+    headers=(),
+    time=0.0,
+    flow_id=None,
+    connection=None,
 ):
     headers = tuple((name.lower(), value) for name, value in headers)
     return Request(

@@ -77,7 +77,9 @@ def test_parallel_webhook_deliveries_with_requests(upstream, proxy, target_origi
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(post, range(64)))
     assert statuses == [200] * 64
-    assert arrived_bodies(upstream, f"/v2/hook?tag={tag}") == {hashlib.sha256(delivery(n)).hexdigest() for n in range(64)}
+    assert arrived_bodies(upstream, f"/v2/hook?tag={tag}") == {
+        hashlib.sha256(delivery(n)).hexdigest() for n in range(64)
+    }
     assert_each_paired_with_its_own(stopped_findings(proxy, tag), 64)
 
 

@@ -127,7 +127,9 @@ def test_another_user_agent_is_another_program_whose_redirect_is_not_taken():
     redirect(p, req("POST", body=b"a", headers=[("User-Agent", "cli/1")]), resp(307, "/target"))
     other = req(url="http://a.example/target", headers=[("User-Agent", "browser/2")])
     assert not followups(p.request(other))
-    (event,) = followups(p.request(req("POST", "http://a.example/target", body=b"a", headers=[("User-Agent", "cli/1")])))
+    (event,) = followups(
+        p.request(req("POST", "http://a.example/target", body=b"a", headers=[("User-Agent", "cli/1")]))
+    )
     assert event.user_agent == "cli/1" and event.pairing == "unique"
 
 
@@ -137,6 +139,8 @@ def test_two_programs_behind_one_address_each_get_their_own():
     redirect(p, req(headers=[("User-Agent", "two")], flow_id="two"), resp(302, "/t", time=2))
     (second,) = followups(p.request(req(url="http://a.example/t", headers=[("User-Agent", "two")])))
     assert (second.redirect_flow, second.pairing) == ("two", "matched")
+
+
 def test_http_to_https_upgrade_still_pairs():
     p = Pairing()
     redirect(p, req(url="http://a.example/start"), resp(301, "http://b.example/x?y=1"))

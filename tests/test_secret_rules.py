@@ -178,10 +178,20 @@ def test_https_enforcement_is_no_leak_but_the_credentials_crossed_in_clear():
 @pytest.mark.parametrize(
     "steps",
     [
-        [(req("POST", "http://127.0.0.1:8080/login", body=LOGIN, headers=[FORM]), resp(307, "https://127.0.0.1:8080/login"))],
+        [
+            (
+                req("POST", "http://127.0.0.1:8080/login", body=LOGIN, headers=[FORM]),
+                resp(307, "https://127.0.0.1:8080/login"),
+            )
+        ],
         [(req("POST", f"{HTTP_IDP}/login", body=b"q=1", headers=[FORM]), resp(307, f"{IDP}/login"))],
         [(req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, f"{IDP}/elsewhere"))],
-        [(req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, "https://idp.example.com:8443/login"))],
+        [
+            (
+                req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]),
+                resp(307, "https://idp.example.com:8443/login"),
+            )
+        ],
     ],
     ids=["loopback", "no-credentials", "another-path", "another-port"],
 )
@@ -190,7 +200,9 @@ def test_credentials_before_upgrade_near_misses(steps):
 
 
 def test_an_upgrade_to_another_port_is_another_origin():
-    steps = [(req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, "https://idp.example.com:8443/x"))]
+    steps = [
+        (req("POST", f"{HTTP_IDP}/login", body=LOGIN, headers=[FORM]), resp(307, "https://idp.example.com:8443/x"))
+    ]
     assert "credential-post-307" in audit(*steps)
 
 
@@ -362,7 +374,10 @@ def test_an_ambiguous_pairing_blocks_only_what_holds_for_every_candidate():
     auditor = Auditor(RULES, block_on="high")
     token = [("Authorization", "Bearer T")]
     for n, (request, status) in enumerate(
-        [(req("POST", f"{IDP}/api", body=b"{}", headers=[JSON, *token]), 307), (req("GET", f"{IDP}/page", headers=token), 302)]
+        [
+            (req("POST", f"{IDP}/api", body=b"{}", headers=[JSON, *token]), 307),
+            (req("GET", f"{IDP}/page", headers=token), 302),
+        ]
     ):
         request.time = float(n)
         auditor.response(request, resp(status, f"{CLIENT}/target", time=n + 0.5), live=True)

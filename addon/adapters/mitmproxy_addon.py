@@ -133,7 +133,7 @@ def _refuse_unknown_options(options) -> None:
     unknown = sorted(name for name in options.deferred if name.startswith(OPTION_PREFIX))
     if not unknown:
         return
-    known = [name for name in options.keys() if name.startswith(OPTION_PREFIX)]
+    known = [name for name in options.keys() if name.startswith(OPTION_PREFIX)]  # noqa: SIM118 - no dict
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, known, n=1)

@@ -114,6 +114,7 @@ def _chromium(world: World) -> list[Outcome]:
     with chromium(world.proxy.url) as browser, page_context(browser) as context:
         page = context.new_page()
         page.goto(f"{START}/page")
+
         def navigate(url: str) -> None:
             tab = context.new_page()
             try:

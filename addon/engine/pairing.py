@@ -14,6 +14,7 @@ follow-up refers to them.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import islice
@@ -23,8 +24,21 @@ from . import urls
 from .model import REDIRECT_STATUSES, ChainPosition, Event, Request, Response, header, header_values
 from .secrets import CookieJar, SecretPolicy, credentials_of
 
-Key = tuple[str, str]  # (client, canonical target URL)
+Key = tuple[str, str]  # (client, canonical target URL, or its digest when long)
 MAX_CANDIDATES = 256  # the oldest redirects of one key weighed for a follow-up: linear work per request
+# Memory is bounded in bytes, not only in count: what a pending redirect keeps of long texts (URLs, mostly) is cut
+# to MAX_KEPT_TEXT characters, a long target is kept as its digest, and all of them together stay within
+# MAX_PENDING_BYTES (the oldest are evicted beyond it, as beyond max_pending).
+MAX_KEPT_TEXT = 1024
+MAX_KEY = 256
+MAX_PENDING_BYTES = 32 * 1024 * 1024
+ENTRY_BYTES = 2048  # what an entry costs besides its texts: its objects, its facts' dict, its fingerprints
+
+
+def _target(key: str) -> str:
+    return (
+        key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+    )
 
 
 def _preflight(request: Request) -> bool:
@@ -62,6 +76,7 @@ class Pending:
     original: F.Original
     redirect_flow: str
     stopped: bool = False  # block mode stopped a follow-up of it
+    size: int = 0  # bytes it holds, about
 
     @property
     def time(self) -> float:
@@ -79,6 +94,7 @@ class Stats:
     not_followed: int = 0
     evicted: int = 0
     unparsed_bodies: int = 0  # redirected bodies that might hold credentials but were too large or malformed
+    cut: int = 0  # pending redirects whose long texts (URLs) were cut to MAX_KEPT_TEXT characters
 
 
 def _explains_body(original: F.Original, followup: Request) -> bool:
@@ -123,6 +139,7 @@ class Pairing:
         self._pending: OrderedDict[int, Pending] = OrderedDict()  # oldest first
         self._by_key: dict[Key, dict[int, None]] = {}  # each key's entries, oldest first
         self._by_redirect: dict[str, int] = {}  # the entry of each 3xx flow
+        self._bytes = 0  # what the entries hold, about
         self._clients: dict[str, int] = {}  # pending count per client: skip URL parsing for the rest
         # follow-up flow -> the redirect it follows, and whether it repeats a request of the chain
         self._inflight: OrderedDict[str, tuple[Pending, bool]] = OrderedDict()
@@ -140,16 +157,16 @@ class Pairing:
         if url is None:
             return events
         upgraded = False
-        match = self._take(request, (request.client, url.key))
+        match = self._take(request, (request.client, _target(url.key)))
         if match is None and (variant := urls.http_variant(url)) is not None:
-            match = self._take(request, (request.client, variant))
+            match = self._take(request, (request.client, _target(variant)))
             upgraded = match is not None
         if match is None:
             return events
         entry, pairing, tied = match
         self.stats.followed += 1
         chain = entry.chain
-        revisit = chain.visit(request.method, url.key)
+        revisit = chain.visit(request.method, _target(url.key))
         chain.left_origin = self._left_origin(chain, url)
         self._remember_inflight(request.flow_id, entry, revisit)
         hop_facts = self._followup_facts(entry, request, url, upgraded)
@@ -174,7 +191,7 @@ class Pairing:
         self.stats.redirects += 1
         if chain is None:
             chain = _Chain(request.flow_id, start.origin if start else "")
-            chain.visit(request.method, start.key if start else request.url)
+            chain.visit(request.method, _target(start.key if start else request.url))
         loop = revisit and not chain.looped  # back at a request of the chain, and redirected again
         chain.looped = chain.looped or loop
         credentials = credentials_of(request, self.policy)
@@ -182,8 +199,10 @@ class Pairing:
         chain.carried_secrets = chain.carried_secrets or credentials.any
         hop = previous_hop + 1
         redirect = F.redirect_facts(request, response, hop, credentials, chain.carried_secrets, loop, self.policy)
+        kept = self._kept(redirect)
+        origin = start.origin_only() if start else None
         original = F.Original(
-            redirect, request.body.detach(), credentials, start, response.time, request.connection, request.user_agent
+            kept, request.body.detach(), credentials, origin, response.time, request.connection, request.user_agent
         )
         entry = Pending((), chain, hop, original, request.flow_id)
         event = self._event("response", redirect, entry, request.client, None, response.time)
@@ -192,7 +211,8 @@ class Pairing:
         if redirect["location_state"] != "ok":
             return events, None
         targets = urls.readings(request.url, redirect["location_raw"])
-        entry.keys = tuple(dict.fromkeys((request.client, target.key) for target in targets))
+        entry.keys = tuple(dict.fromkeys((request.client, _target(target.key)) for target in targets))
+        entry.size = ENTRY_BYTES + sum(len(value) for value in kept.values() if isinstance(value, str))
         return events, entry
 
     def wait(self, entry: Pending) -> None:
@@ -236,6 +256,16 @@ class Pairing:
         self._inflight.clear()
         return events
 
+    def _kept(self, facts: dict) -> dict:
+        """The facts a pending redirect keeps: long texts cut (and counted), so that its memory is bounded."""
+        if all(len(value) <= MAX_KEPT_TEXT for value in facts.values() if isinstance(value, str)):
+            return facts
+        self.stats.cut += 1
+        return {
+            name: value[:MAX_KEPT_TEXT] + "..." if isinstance(value, str) and len(value) > MAX_KEPT_TEXT else value
+            for name, value in facts.items()
+        }
+
     @staticmethod
     def _left_origin(chain: _Chain, url: urls.Url) -> bool:
         return chain.left_origin or url.origin != chain.first_origin
@@ -271,7 +301,8 @@ class Pairing:
         for key in entry.keys:
             self._by_key.setdefault(key, {})[self._seq] = None
         self._clients[entry.client] = self._clients.get(entry.client, 0) + 1
-        while len(self._pending) > self.max_pending:
+        self._bytes += entry.size
+        while len(self._pending) > self.max_pending or self._bytes > MAX_PENDING_BYTES:
             self._pop_oldest()
             self.stats.evicted += 1
 
@@ -306,6 +337,7 @@ class Pairing:
         return entry
 
     def _forget(self, seq: int, entry: Pending) -> None:
+        self._bytes -= entry.size
         if self._by_redirect.get(entry.redirect_flow) == seq:
             del self._by_redirect[entry.redirect_flow]
         for key in entry.keys:

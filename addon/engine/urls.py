@@ -29,6 +29,10 @@ class Url:
     path: str
     query: str  # without the "?"
 
+    def origin_only(self) -> Url:
+        """This URL without path and query: what outlives its request (its origin, host and scheme)."""
+        return Url(self.origin + "/", self.scheme, self.host, self.port, self.ip_host, self.userinfo, "/", "")
+
     @property
     def origin(self) -> str:
         port = f":{self.port}" if self.port else ""
@@ -78,11 +82,22 @@ def canonical(component: str, delimiters: frozenset[str]) -> str:
 _PARTS = ("href", "protocol", "hostname", "port", "host_type", "username", "password", "pathname", "search")
 
 
-@lru_cache(maxsize=1024)
 def parse(url: str) -> Url | None:
     """Parse an absolute URL; None when a browser would reject it. Bytes that were not UTF-8 are read as the
     `%XX` they stand for. Cached: a request's URL and a Location are each read by pairing, facts and
-    credentials within a few calls."""
+    credentials within a few calls; a long one is not, so that the cache's memory is bounded in bytes."""
+    return _parse_cached(url) if len(url) <= MAX_CACHED_URL else _parse(url)
+
+
+MAX_CACHED_URL = 2048
+
+
+@lru_cache(maxsize=1024)
+def _parse_cached(url: str) -> Url | None:
+    return _parse(url)
+
+
+def _parse(url: str) -> Url | None:
     try:
         parts = ada_url.parse_url(printable(url), _PARTS)
     except ValueError:
@@ -138,7 +153,11 @@ def _registrable_domain(host: str) -> str:
 
 def registrable_domain(url: Url) -> str:
     """The domain a site is registered under, by the public-suffix list; an IP or a bare suffix is its own."""
-    return url.host if url.ip_host else _registrable_domain(url.host)
+    if url.ip_host:
+        return url.host
+    if len(url.host) > 253:  # no real host name: not worth a place in the cache
+        return _registrable_domain.__wrapped__(url.host)
+    return _registrable_domain(url.host)
 
 
 def site(url: Url) -> str:

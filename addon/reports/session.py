@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..auditor import Auditor, Finding
-from ..engine.secrets import redact_url
+from ..auditor import Auditor, Finding, shown_url
 from . import html
 from .chains import ChainLog
 from .console import Tally, finding_line
@@ -22,7 +21,7 @@ class Session:
         self.tally = Tally()
         self.report: JsonLinesReport | None = None
         self.findings: list[Finding] = []
-        self.chains = ChainLog(redact=lambda url: redact_url(url, self.auditor.policy))
+        self.chains = ChainLog(redact=lambda url: shown_url(url, self.auditor.policy))
         auditor.observers.append(self.chains.observe)
 
     def open_report(self, path: str | None) -> None:
