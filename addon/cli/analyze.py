@@ -1,23 +1,30 @@
 """`redirect-audit analyze`: recordings through the same engine and rules as live traffic.
 
 Each input is audited on its own (nothing pairs across files). A broken input is reported with where it
-broke, the findings read before that point are kept, and the other inputs are still analysed.
-Exit status: 2 for a usage or input error, else 1 when a finding reaches --fail-on, else 0.
+broke, the findings read before that point are kept, and the other inputs are still analysed. Ctrl-C stops
+the reading; the summary and the reports cover what was read.
+Exit status: 130 when interrupted, else 2 for a usage or input error, else 1 when a finding reaches --fail-on,
+else 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tqdm import tqdm
 
 from ..adapters.recordings import RecordingError, open_recording, size
 from ..auditor import SEVERITY_ORDER, Auditor
+from ..engine.model import printable
 from ..reports.session import Session
 
 INPUT_ERROR = 2
 FAILED = 1
+INTERRUPTED = 130
 
 
 def analyze(args: argparse.Namespace, rules) -> int:
@@ -31,14 +38,29 @@ def analyze(args: argparse.Namespace, rules) -> int:
     )
     auditor = Auditor(rules, follow_timeout=args.follow_timeout, max_pending=args.max_pending)
     session = Session(auditor, write_line=(lambda line: None) if args.quiet else progress.write)
-    if args.report:
-        try:
-            session.open_report(args.report)
-        except OSError as error:
-            print(f"redirect-audit analyze: cannot write {args.report}: {error}", file=sys.stderr)
-            return INPUT_ERROR
+    session.open_report(args.report)  # writable: checked before any work
+    with _stop_on_interrupt() as stop:
+        broken = _read_all(args.inputs, auditor, session, progress, stop)
+    progress.close()
+    print(session.summary())
+    if args.html:  # writable: checked before any work
+        session.write_html(args.html, sources=list(args.inputs))
+        print(f"HTML report: {printable(args.html)}")
+    session.close()
+    if stop.requested:
+        return INTERRUPTED
+    if broken:
+        return INPUT_ERROR
+    threshold = SEVERITY_ORDER[args.fail_on] if args.fail_on else None
+    if threshold is not None and any(SEVERITY_ORDER[severity] >= threshold for _, severity in session.tally.by_rule):
+        return FAILED
+    return 0
+
+
+def _read_all(inputs: list[str], auditor: Auditor, session: Session, progress: tqdm, stop: _StopRequest) -> int:
+    """Every input through the auditor, until a stop is requested; the number of broken inputs."""
     broken = 0
-    for path in args.inputs:
+    for path in inputs:
         last_time, done = 0.0, 0
         try:
             recording = open_recording(path)
@@ -50,23 +72,41 @@ def analyze(args: argparse.Namespace, rules) -> int:
                 else:
                     session.emit(auditor.response(request, response))
                 done = _advance(progress, recording, done)
+                if stop.requested:
+                    break
         except RecordingError as error:
             broken += 1
             progress.write(f"redirect-audit analyze: {error} (findings before that point are kept)", file=sys.stderr)
         session.emit(auditor.finish(last_time))  # end of this input: what is pending was not followed
+        if stop.requested:
+            progress.write(f"redirect-audit analyze: interrupted in {printable(path)}; the summary and reports "
+                           "cover what was read", file=sys.stderr)  # fmt: skip
+            break
         progress.update(size(path) - done)
-    progress.close()
-    print(session.summary())
-    if args.html:
-        session.write_html(args.html, sources=list(args.inputs))
-        print(f"HTML report: {args.html}")
-    session.close()
-    if broken:
-        return INPUT_ERROR
-    threshold = SEVERITY_ORDER[args.fail_on] if args.fail_on else None
-    if threshold is not None and any(SEVERITY_ORDER[severity] >= threshold for _, severity in session.tally.by_rule):
-        return FAILED
-    return 0
+    return broken
+
+
+class _StopRequest:
+    """Set by the first Ctrl-C: the reading stops after the exchange at hand, which is audited whole. A second
+    Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[_StopRequest]:
+    stop = _StopRequest()
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _advance(progress: tqdm, recording, done: int) -> int:

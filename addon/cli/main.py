@@ -1,21 +1,27 @@
 """`redirect-audit`: thin subcommands over the engine, the rules and the addon.
 
-Exit status: 0 success, 1 findings at or above a --fail-on level (where offered), 2 usage or input errors.
+Exit status: 0 success, 1 findings at or above a --fail-on level (where offered), 2 usage or input errors,
+130 interrupted (Ctrl-C), 141 the reader of the output went away (`| head`), as for a process SIGPIPE ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import textwrap
 
 from .. import __version__
 from ..engine.facts import CATALOG
+from ..engine.model import printable
 from ..rules.pack import SEVERITIES, RuleSet
 from ..rules.yamlnodes import RulesError
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
+BROKEN_PIPE = 141
+OUTPUTS = ("report", "html", "save")  # options naming a file a command writes
 
 
 def _rules_option(parser: argparse.ArgumentParser) -> None:
@@ -212,11 +218,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unwritable(path: str) -> str | None:
+    """Why `path` cannot be written, or None; a file the check creates is removed again."""
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        return error.strerror
+    if not existed:
+        os.remove(path)
+    return None
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output file is writable before any work: a capture or an analysis is never lost at the end."""
+    for option in OUTPUTS:
+        path = getattr(args, option, None)
+        if path and (why := _unwritable(path)):
+            print(f"redirect-audit {args.command}: cannot write --{option} {printable(path)}: {why}", file=sys.stderr)
+            raise SystemExit(USAGE_ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("proxy", "analyze") and args.max_pending < 1:
         build_parser().error("--max-pending must be at least 1")
-    return args.func(args)
+    _check_outputs(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"redirect-audit {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        # Nothing more can be said; stdout goes nowhere, so that its flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
 
 
 if __name__ == "__main__":

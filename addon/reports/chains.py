@@ -1,7 +1,10 @@
-"""Redirect chains as the reports draw them: every hop (clean or not) with its findings. URLs are redacted.
+"""Redirect chains as the reports draw them: every hop (clean or not) with its findings. URLs are redacted,
+and all text is printable.
 
-Bounded: at most `max_chains` chains are kept (the first ones seen, and every later chain that has a
-finding while there is room); the rest are counted, so a report on a huge recording stays readable.
+Bounded: at most `max_chains` chains are kept, and MAX_HOPS hops of each. A new chain takes the place of the
+chain without findings least recently active; a chain with findings is never given up for one without, so
+when every kept chain has findings, a new one is not kept. What is not kept is counted (`left_out`,
+`findings_left_out`), so the report can say what it does not draw.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from dataclasses import dataclass, field
 
 from ..auditor import SEVERITY_ORDER, Finding
 from ..engine.facts import MAX_REDIRECTS
-from ..engine.model import Event
+from ..engine.model import Event, printable
+
+MAX_HOPS = MAX_REDIRECTS + 2  # drawn per chain: one past Fetch's limit shows a loop or an overlong chain
 
 
 @dataclass
@@ -51,32 +56,61 @@ class ChainLog:
         self.redact = redact
         self.max_chains = max_chains
         self.chains: dict[str, Chain] = {}
-        self.dropped = 0
+        self._clean: dict[str, None] = {}  # kept chains without findings, least recently active first
+        self.seen = 0  # chains seen, kept or not
+        self.findings_left_out = 0
+
+    @property
+    def left_out(self) -> int:
+        """Chains seen and not kept."""
+        return self.seen - len(self.chains)
 
     def observe(self, event: Event, findings: list[Finding]) -> None:
-        chain = self.chains.get(event.position.chain)
-        if chain is None:
-            if len(self.chains) >= self.max_chains:
-                self.dropped += event.stage == "response" and event.position.hop == 1
-                return
-            chain = self.chains[event.position.chain] = Chain(event.position.chain, event.client)
-        facts = event.facts
-        hop = next((h for h in reversed(chain.hops) if h.number == event.position.hop), None)
+        key = event.position.chain
+        starts = event.stage == "response" and event.position.hop == 1  # each chain's first event
+        self.seen += starts
+        chain = self.chains.get(key)
+        if chain is None and (starts or findings):  # a later clean hop of a chain given up adds nothing
+            chain = self._admit(key, event.client)
+        hop = self._hop(chain, event) if chain is not None else None
         if hop is None:
-            if len(chain.hops) > MAX_REDIRECTS + 1:  # a loop: the picture needs no more
-                return
-            hop = Hop(
-                event.position.hop,
-                facts["status"],
-                facts["original_method"],
-                self.redact(facts["redirect_url"]),
-                self.redact(facts["location"]),
-            )
-            chain.hops.append(hop)
+            self.findings_left_out += len(findings)
+            return
+        facts = event.facts
         if event.stage == "followup":
-            hop.followup_method = facts["followup_method"]
+            hop.followup_method = printable(facts["followup_method"])
             hop.followup_url = self.redact(facts["followup_url"])
             hop.followed = True
         elif event.stage == "no-followup":
             hop.followed = False
         hop.findings.extend(findings)
+        if findings:
+            self._clean.pop(key, None)
+        elif key in self._clean:
+            self._clean[key] = self._clean.pop(key)  # active again: given up last
+
+    def _admit(self, key: str, client: str) -> Chain | None:
+        if len(self.chains) >= self.max_chains:
+            if not self._clean:
+                return None
+            oldest = next(iter(self._clean))
+            del self._clean[oldest], self.chains[oldest]
+        chain = self.chains[key] = Chain(printable(key), client)
+        self._clean[key] = None
+        return chain
+
+    def _hop(self, chain: Chain, event: Event) -> Hop | None:
+        """The chain's hop of this event, added if new; None past MAX_HOPS."""
+        hop = next((h for h in reversed(chain.hops) if h.number == event.position.hop), None)
+        if hop is not None or len(chain.hops) >= MAX_HOPS:
+            return hop
+        facts = event.facts
+        hop = Hop(
+            event.position.hop,
+            facts["status"],
+            printable(facts["original_method"]),
+            self.redact(facts["redirect_url"]),
+            self.redact(facts["location"]),
+        )
+        chain.hops.append(hop)
+        return hop

@@ -13,7 +13,7 @@ def finding_line(finding: Finding) -> str:
     blocked = " BLOCKED" if finding.action == "blocked" else ""
     return (
         f"[{finding.severity.upper()}]{blocked} {finding.rule}: {finding.status} {finding.original_method} "
-        f"{finding.redirect_url} -> {followup}  (client {finding.client}, chain {finding.chain['id'][:8]}"
+        f"{finding.redirect_url} -> {followup}  (client {finding.client}, chain {finding.chain['id']}"
         f" hop {finding.chain['hop']})"
     )
 
@@ -32,6 +32,17 @@ class Tally:
     def close(self) -> None:
         """Nothing to release: the tally lives on for the summary."""
 
+    @property
+    def total(self) -> int:
+        return sum(self.by_rule.values())
+
+    @property
+    def by_severity(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for (_, severity), count in self.by_rule.items():
+            counts[severity] += count
+        return counts
+
     def summary(self, stats: Stats) -> str:
         lines = [
             f"redirect-audit summary: {stats.redirects} redirects, {stats.followed} followed, "
@@ -45,7 +56,6 @@ class Tally:
         width = max(len(rule) for (rule, _), _ in rows)
         lines.append(f"{'severity':<9} {'rule':<{width}} {'count':>5}")
         lines += [f"{severity:<9} {rule:<{width}} {count:>5}" for (rule, severity), count in rows]
-        total = sum(self.by_rule.values())
         blocked = f", {self.blocked} blocked" if self.blocked else ""
-        lines.append(f"{total} findings{blocked}")
+        lines.append(f"{self.total} findings{blocked}")
         return "\n".join(lines)

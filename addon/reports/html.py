@@ -8,7 +8,6 @@ Everything in it comes from findings and the chain log, which are redacted alrea
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,10 +15,12 @@ from urllib.parse import urlsplit
 import jinja2
 
 from .. import __version__
-from ..auditor import SEVERITY_ORDER, Finding
+from ..auditor import SEVERITY_ORDER
+from ..engine.model import printable
 from ..engine.pairing import Stats
 from ..rules.pack import SEVERITIES, RuleSet
-from .chains import Chain, ChainLog
+from .chains import MAX_HOPS, Chain, ChainLog
+from .console import Tally
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("redirect_audit.reports", "templates"),
@@ -57,17 +58,16 @@ def _path(url: str | None) -> str:
 
 def render(
     chains: ChainLog,
-    findings: list[Finding],
+    tally: Tally,
     rules: RuleSet,
     stats: Stats,
     *,
     sources: list[str],
     title: str = "redirect-audit report",
 ) -> str:
-    by_severity = Counter(f.severity for f in findings)
-    by_rule = Counter((f.rule, f.severity) for f in findings)
+    """Counts come from the tally, which has every finding; the chains drawn are the ones the chain log kept."""
     fired = sorted(
-        {f.rule for f in findings if f.rule in rules.rules},
+        {rule for rule, _ in tally.by_rule if rule in rules.rules},
         key=lambda rule: (-SEVERITY_ORDER[rules.rules[rule].severity], rule),
     )
     ordered: list[Chain] = sorted(
@@ -78,15 +78,19 @@ def render(
         title=title,
         version=__version__,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        sources=sources,
+        sources=[printable(source) for source in sources],
         stats=stats,
         severities=list(reversed(SEVERITIES)),
-        by_severity=by_severity,
-        by_rule=sorted(by_rule.items(), key=lambda item: (-SEVERITY_ORDER[item[0][1]], item[0][0])),
-        total=len(findings),
+        by_severity=tally.by_severity,
+        by_rule=sorted(tally.by_rule.items(), key=lambda item: (-SEVERITY_ORDER[item[0][1]], item[0][0])),
+        total=tally.total,
         chains=ordered,
+        seen=chains.seen,
         flagged=sum(1 for c in ordered if c.findings),
-        dropped=chains.dropped,
+        left_out=chains.left_out,
+        findings_left_out=chains.findings_left_out,
+        max_chains=chains.max_chains,
+        max_hops=MAX_HOPS,
         rules=[rules.rules[rule] for rule in fired],
         origin=_origin,
         path=_path,
@@ -94,4 +98,5 @@ def render(
 
 
 def write(path: str, html: str) -> None:
-    Path(path).write_text(html, encoding="utf-8")
+    """Encoded before the file is opened: a report that cannot be written leaves the file as it was."""
+    Path(path).write_bytes(html.encode("utf-8"))

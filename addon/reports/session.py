@@ -11,7 +11,7 @@ from .chains import ChainLog
 from .console import Tally, finding_line
 from .jsonl import JsonLinesReport
 
-MAX_KEPT_FINDINGS = 100_000  # kept in memory for on-demand reports; the JSON Lines file has them all
+MAX_KEPT_FINDINGS = 100_000  # kept in memory for `redirectaudit.jsonl`; the JSON Lines file has them all
 
 
 class Session:
@@ -45,7 +45,7 @@ class Session:
         return self.tally.summary(self.auditor.stats)
 
     def html(self, sources: list[str]) -> str:
-        return html.render(self.chains, self.findings, self.auditor.rules, self.auditor.stats, sources=sources)
+        return html.render(self.chains, self.tally, self.auditor.rules, self.auditor.stats, sources=sources)
 
     def write_html(self, path: str, sources: list[str]) -> None:
         html.write(path, self.html(sources))
