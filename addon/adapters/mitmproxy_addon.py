@@ -238,7 +238,9 @@ class RedirectAudit:
     def write_jsonl(self, path: mtypes.Path) -> None:
         """Write the findings of this session so far as JSON Lines."""
         self.session.write_jsonl(str(path))
-        logger.warning(f"redirect-audit: {len(self.session.findings)} findings written to {path}")
+        kept, total = len(self.session.findings), self.session.tally.total
+        left = f" (the other {total - kept} were not kept in memory: see the report file)" if total > kept else ""
+        logger.warning(f"redirect-audit: {kept} findings written to {path}{left}")
 
     @command.command("redirectaudit.html")
     def write_html(self, path: mtypes.Path) -> None:

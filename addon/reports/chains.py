@@ -1,9 +1,9 @@
 """Redirect chains as the reports draw them: every hop (clean or not) with its findings. URLs are redacted,
 and all text is printable.
 
-Bounded: at most `max_chains` chains are kept, and MAX_HOPS hops of each. A new chain takes the place of the
-chain without findings least recently active; a chain with findings is never given up for one without, so
-when every kept chain has findings, a new one is not kept. What is not kept is counted (`left_out`,
+Bounded: at most `max_chains` chains are kept, MAX_HOPS hops of each, MAX_BYTES of URLs in all. A new chain takes
+the place of the chain without findings least recently active; a chain with findings is never given up for one
+without, so when every kept chain has findings, a new one is not kept. What is not kept is counted (`left_out`,
 `findings_left_out`), so the report can say what it does not draw.
 """
 
@@ -17,6 +17,7 @@ from ..engine.facts import MAX_REDIRECTS
 from ..engine.model import Event, printable
 
 MAX_HOPS = MAX_REDIRECTS + 2  # drawn per chain: one past Fetch's limit shows a loop or an overlong chain
+MAX_BYTES = 8 * 1024 * 1024  # the URLs kept for drawing, all chains together: memory bounded in bytes too
 
 
 @dataclass
@@ -34,6 +35,11 @@ class Hop:
     @property
     def worst(self) -> str | None:
         return max((f.severity for f in self.findings), key=SEVERITY_ORDER.__getitem__, default=None)
+
+    @property
+    def size(self) -> int:
+        """The bytes its texts hold, about."""
+        return len(self.url) + len(self.location or "") + len(self.followup_url or "") + len(self.method)
 
 
 @dataclass
@@ -57,6 +63,7 @@ class ChainLog:
         self.max_chains = max_chains
         self.chains: dict[str, Chain] = {}
         self._clean: dict[str, None] = {}  # kept chains without findings, least recently active first
+        self._bytes = 0  # what the kept hops' URLs hold
         self.seen = 0  # chains seen, kept or not
         self.findings_left_out = 0
 
@@ -80,6 +87,7 @@ class ChainLog:
         if event.stage == "followup":
             hop.followup_method = printable(facts["followup_method"])
             hop.followup_url = self.redact(facts["followup_url"])
+            self._bytes += len(hop.followup_url or "")
             hop.followed = True
         elif event.stage == "no-followup":
             hop.followed = False
@@ -90,11 +98,12 @@ class ChainLog:
             self._clean[key] = self._clean.pop(key)  # active again: given up last
 
     def _admit(self, key: str, client: str) -> Chain | None:
-        if len(self.chains) >= self.max_chains:
+        while len(self.chains) >= self.max_chains or self._bytes > MAX_BYTES:
             if not self._clean:
                 return None
             oldest = next(iter(self._clean))
-            del self._clean[oldest], self.chains[oldest]
+            del self._clean[oldest]
+            self._bytes -= sum(hop.size for hop in self.chains.pop(oldest).hops)
         chain = self.chains[key] = Chain(printable(key), client)
         self._clean[key] = None
         return chain
@@ -113,4 +122,5 @@ class ChainLog:
             self.redact(facts["location"]),
         )
         chain.hops.append(hop)
+        self._bytes += hop.size
         return hop

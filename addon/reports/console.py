@@ -29,9 +29,6 @@ class Tally:
         self.by_rule[(finding.rule, finding.severity)] += 1
         self.blocked += finding.action == "blocked"
 
-    def close(self) -> None:
-        """Nothing to release: the tally lives on for the summary."""
-
     @property
     def total(self) -> int:
         return sum(self.by_rule.values())
@@ -47,7 +44,8 @@ class Tally:
         lines = [
             f"redirect-audit summary: {stats.redirects} redirects, {stats.followed} followed, "
             f"{stats.not_followed} not followed, {stats.evicted} evicted from the pending table, "
-            f"{stats.unparsed_bodies} bodies not parsed for credentials (too large or malformed)",
+            f"{stats.unparsed_bodies} bodies not parsed for credentials (too large or malformed)"
+            + (f", {stats.cut} waiting redirects kept with their long URLs cut" if stats.cut else ""),
         ]
         if not self.by_rule:
             lines.append("no findings")

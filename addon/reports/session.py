@@ -11,7 +11,9 @@ from .chains import ChainLog
 from .console import Tally, finding_line
 from .jsonl import JsonLinesReport
 
-MAX_KEPT_FINDINGS = 100_000  # kept in memory for `redirectaudit.jsonl`; the JSON Lines file has them all
+# Kept in memory for `redirectaudit.jsonl`, by count and by the bytes of their URLs; the JSON Lines file has them all.
+MAX_KEPT_FINDINGS = 100_000
+MAX_KEPT_BYTES = 16 * 1024 * 1024
 
 
 class Session:
@@ -21,6 +23,7 @@ class Session:
         self.tally = Tally()
         self.report: JsonLinesReport | None = None
         self.findings: list[Finding] = []
+        self._kept_bytes = 0
         self.chains = ChainLog(redact=lambda url: shown_url(url, self.auditor.policy))
         auditor.observers.append(self.chains.observe)
 
@@ -38,8 +41,10 @@ class Session:
             self.tally.write(finding)
             if self.report is not None:
                 self.report.write(finding)
-            if len(self.findings) < MAX_KEPT_FINDINGS:
+            size = len(finding.redirect_url) + len(finding.location or "") + len(finding.followup_url or "")
+            if len(self.findings) < MAX_KEPT_FINDINGS and self._kept_bytes + size <= MAX_KEPT_BYTES:
                 self.findings.append(finding)
+                self._kept_bytes += size
 
     def summary(self) -> str:
         return self.tally.summary(self.auditor.stats)
