@@ -46,103 +46,6 @@ def login_307(target, status=307, body=LOGIN, method="POST"):
     ]  # fmt: skip
 
 
-CASES = [
-    # rule, firing steps, near-miss steps
-    ("credentials-forwarded", login_307(f"{CLIENT}/cb"), login_307(f"{IDP}/next")),
-    ("credential-post-307", login_307(f"{CLIENT}/cb"), login_307(f"{CLIENT}/cb", status=303)),
-    (
-        "authorization-cross-origin",
-        [
-            (req("GET", f"{IDP}/api", headers=[("Authorization", "Bearer T")]), resp(302, f"{CLIENT}/x")),
-            (req("GET", f"{CLIENT}/x", headers=[("Authorization", "Bearer T")]), None),
-        ],
-        [
-            (req("GET", f"{IDP}/api", headers=[("Authorization", "Bearer T")]), resp(302, f"{IDP}/x")),
-            (req("GET", f"{IDP}/x", headers=[("Authorization", "Bearer T")]), None),
-        ],
-    ),
-    (
-        "cookie-cross-origin",
-        [
-            (req("GET", f"{IDP}/a", headers=[("Cookie", "sid=s3cr3t")]), resp(302, f"{CLIENT}/x")),
-            (req("GET", f"{CLIENT}/x", headers=[("Cookie", "sid=s3cr3t")]), None),
-        ],
-        [  # the target set that cookie itself: it owns it
-            (req("GET", f"{CLIENT}/login"), resp(200, None, headers=[("Set-Cookie", "sid=s3cr3t; Path=/")])),
-            (req("GET", f"{IDP}/a", headers=[("Cookie", "sid=s3cr3t")]), resp(302, f"{CLIENT}/x")),
-            (req("GET", f"{CLIENT}/x", headers=[("Cookie", "sid=s3cr3t")]), None),
-        ],
-    ),
-    (
-        "proxy-authorization-forwarded",
-        [
-            (req("GET", f"{IDP}/a", headers=[("Proxy-Authorization", "Basic eDp5")]), resp(302, f"{CLIENT}/x")),
-            (req("GET", f"{CLIENT}/x", headers=[("Proxy-Authorization", "Basic eDp5")]), None),
-        ],
-        [
-            (req("GET", f"{IDP}/a", headers=[("Proxy-Authorization", "Basic eDp5")]), resp(302, f"{CLIENT}/x")),
-            (req("GET", f"{CLIENT}/x"), None),
-        ],
-    ),
-    (
-        "secret-header-cross-origin",
-        [
-            (req("GET", f"{IDP}/a", headers=[("X-API-Key", "k-123")]), resp(307, f"{CLIENT}/x")),
-            (req("GET", f"{CLIENT}/x", headers=[("X-API-Key", "k-123")]), None),
-        ],
-        [
-            (req("GET", f"{IDP}/a", headers=[("X-API-Key", "k-123")]), resp(307, f"{IDP}/x")),
-            (req("GET", f"{IDP}/x", headers=[("X-API-Key", "k-123")]), None),
-        ],
-    ),
-    (
-        "https-downgrade",
-        [(req("GET", f"{IDP}/a"), resp(301, "http://idp.example.com/a"))],
-        [(req("GET", "http://idp.example.com/a"), resp(301, f"{IDP}/a"))],
-    ),
-    (
-        "open-redirect",
-        [(req("GET", f"{IDP}/logout?next=https%3A%2F%2Fevil.example%2F"), resp(302, "https://evil.example/"))],
-        [(req("GET", f"{IDP}/logout?next=%2Fhome"), resp(302, "/home"))],
-    ),
-    (
-        "location-confusing",
-        [(req("GET", f"{IDP}/a"), resp(302, "/\\evil.example"))],
-        [(req("GET", f"{IDP}/a"), resp(302, "/evil.example"))],
-    ),
-    (
-        "location-bad-scheme",
-        [(req("GET", f"{IDP}/a"), resp(302, "javascript:alert(1)"))],
-        [(req("GET", f"{IDP}/a"), resp(302, "https://idp.example.com/javascript"))],
-    ),
-    (
-        "token-in-location",
-        [(req("GET", f"{IDP}/authorize"), resp(302, f"{IDP}/cb?access_token=tok"))],
-        [(req("GET", f"{IDP}/authorize"), resp(302, f"{IDP}/cb?code=abc&state=xyz"))],
-    ),
-    (
-        "oauth-authorization-request-weak",
-        [(req("GET", f"{CLIENT}/login"), resp(302, f"{IDP}/authorize?response_type=code&client_id=c"))],
-        [
-            (
-                req("GET", f"{CLIENT}/login"),
-                resp(
-                    302,
-                    f"{IDP}/authorize?response_type=code&client_id=c&state=s&code_challenge=x"
-                    "&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fapp.example.net%2Fcb",
-                ),
-            )
-        ],
-    ),
-]
-
-
-@pytest.mark.parametrize(("rule", "firing", "near_miss"), CASES, ids=[c[0] for c in CASES])
-def test_fires_and_near_miss_stays_silent(rule, firing, near_miss):
-    assert rule in audit(*firing)
-    assert rule not in audit(*near_miss)
-
-
 def test_authorization_after_a_round_trip_counts():
     """Fetch drops Authorization at the first cross-origin hop for good: A -> B -> A still leaks."""
     token = [("Authorization", "Bearer T")]
@@ -386,3 +289,14 @@ def test_an_ambiguous_pairing_blocks_only_what_holds_for_every_candidate():
     assert {f.pairing for f in findings} == {"ambiguous"}
     assert by_rule["method-changed"].action == "logged"  # the GET's own 302 would make it clean
     assert by_rule["authorization-cross-origin"].action == "blocked"  # either way, the token leaves
+
+
+def test_an_upgrade_of_the_same_host_carries_no_header_to_another_origin():
+    """HTTPS enforcement of a GET with Authorization and an API key: the same server gets them again, over TLS.
+    Only that they crossed the network in clear is reported."""
+    headers = [("Authorization", "Bearer T"), ("X-API-Key", "k-1")]
+    found = audit(
+        (req("GET", f"{HTTP_IDP}/api", headers=headers), resp(301, f"{IDP}/api")),
+        (req("GET", f"{IDP}/api", headers=headers), resp(200, None)),
+    )
+    assert set(found) == {"credentials-before-upgrade"}
