@@ -4,9 +4,9 @@ tokens it carries, and the OAuth authorization request it may start."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
-from . import urls
+from . import params, urls
 from .model import printable
 from .secrets import TOKEN_PARAMS
 
@@ -52,16 +52,29 @@ def _rfc3986_host(base: str, raw: str) -> str:
     return (host or "").lower()
 
 
+# Resolving a candidate reads the whole request URL: the work over all candidates is bounded, so that a long URL
+# with thousands of redirect parameters costs a few passes over it, not one per parameter. Real URLs never reach it.
+_RESOLVE_BUDGET = 1 << 20
+_RESOLVES_PER_URL = 8
+
+
 def parameter_source(
     request_url: str, form: list[tuple[str, str]], target: urls.Url, names: frozenset[str]
 ) -> str | None:
     """The request parameter (query or form) whose value, decoded once or twice, is the Location's target."""
-    params = parse_qsl(urlsplit(request_url).query, keep_blank_values=True) + form
     wanted = target.without_fragment
-    for name, value in params:
+    budget = _RESOLVE_BUDGET + _RESOLVES_PER_URL * len(request_url)
+    tried = set()
+    for name, value in params.pairs(params.query(request_url)) + form:
         if name.lower() not in names or not value:
             continue
         for candidate in (value, unquote(value)):
+            if candidate in tried:
+                continue
+            tried.add(candidate)
+            budget -= len(request_url) + len(candidate)
+            if budget < 0:
+                return None
             resolved = urls.resolve(request_url, candidate)
             if resolved is not None and resolved.without_fragment == wanted:
                 return name
@@ -70,25 +83,24 @@ def parameter_source(
 
 def tokens(target: urls.Url) -> list[str]:
     """Token and password parameters in the Location's query (names only)."""
-    names = {name for name, _ in parse_qsl(target.query, keep_blank_values=True)}
+    names = {name for name, _ in params.pairs(target.query)}
     return sorted(name for name in names if name.lower() in _TOKENS)
 
 
 def oauth_weaknesses(target: urls.Url) -> list[str] | None:
     """For an OAuth authorization request (response_type and client_id in the query), what RFC 9700
     discourages in it; None when the Location is no authorization request."""
-    params = dict(parse_qsl(target.query, keep_blank_values=True))
-    if "response_type" not in params or "client_id" not in params:
+    query = dict(params.pairs(target.query))
+    if "response_type" not in query or "client_id" not in query:
         return None
     weaknesses = []
-    if not params.get("state") and not params.get("code_challenge"):
+    if not query.get("state") and not query.get("code_challenge"):
         weaknesses.append("no-state-or-pkce")
-    if params.get("code_challenge") and params.get("code_challenge_method", "plain").lower() == "plain":
+    if query.get("code_challenge") and query.get("code_challenge_method", "plain").lower() == "plain":
         weaknesses.append("pkce-plain")
-    if "token" in params["response_type"].split():
+    if "token" in query["response_type"].split():
         weaknesses.append("implicit-grant")
-    redirect_uri = urls.parse(params.get("redirect_uri", ""))
+    redirect_uri = urls.parse(query.get("redirect_uri", ""))
     if redirect_uri is not None and redirect_uri.scheme == "http:" and not urls.loopback(redirect_uri):
         weaknesses.append("http-redirect-uri")
     return weaknesses
-

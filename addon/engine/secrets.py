@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import secrets as _random
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from hashlib import sha256
-from urllib.parse import parse_qsl, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, quote
 
+from . import bodies, params
 from .model import Headers, Request, header, header_values, printable
 
 DEFAULT_SECRET_FIELDS = (
@@ -28,6 +30,7 @@ DEFAULT_REDIRECT_PARAMS = (
     "continue", "dest", "destination", "goto", "target", "RelayState", "callback", "forward", "to",
 )  # fmt: skip
 TOKEN_PARAMS = ("access_token", "id_token", "refresh_token", "client_secret", "password", "passwd", "pwd")
+_TOKEN_NAMES = frozenset(TOKEN_PARAMS)
 DEFAULT_MAX_PARSE_BYTES = 1024 * 1024
 _JSON_MAX_DEPTH = 32
 
@@ -43,8 +46,19 @@ class SecretPolicy:
     key: bytes = field(default_factory=lambda: _random.token_bytes(32), repr=False)
 
     def fingerprint(self, value: str | bytes) -> str:
-        data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-        return "hmac:" + hmac.new(self.key, data, sha256).hexdigest()[:12]
+        mac = self._mac.copy()
+        mac.update(value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value)
+        return "hmac:" + mac.hexdigest()[:12]
+
+    @cached_property
+    def _mac(self) -> hmac.HMAC:
+        """The HMAC keyed once: each fingerprint copies it, rather than padding and hashing the key again."""
+        return hmac.new(self.key, digestmod=sha256)
+
+    @cached_property
+    def redacted_names(self) -> frozenset[str]:
+        """Parameters whose values URLs never show: the secret fields and the token parameters."""
+        return self.fields | _TOKEN_NAMES
 
 
 @dataclass(slots=True)
@@ -73,9 +87,9 @@ class Credentials:
 
 def credentials_of(request: Request, policy: SecretPolicy) -> Credentials:
     found = Credentials()
-    query = urlsplit(request.url).query
-    if query:
-        found.query = _pairs("query", parse_qsl(query, keep_blank_values=True), policy)
+    query = params.query(request.url)
+    if query:  # read by the tokenizer redaction reads with: a redacted value's fingerprint is this one
+        found.query = _pairs("query", params.pairs(query), policy)
     headers = request.headers
     if (value := header(headers, "authorization")) is not None:
         found.authorization = policy.fingerprint(value)
@@ -101,7 +115,8 @@ def cookie_prints(headers: Headers, policy: SecretPolicy) -> dict[str, str]:
 
 
 def _pairs(kind: str, pairs, policy: SecretPolicy) -> dict[str, str]:
-    return {f"{kind}:{name}": policy.fingerprint(value) for name, value in pairs if name.lower() in policy.fields}
+    values = {f"{kind}:{name}": value for name, value in pairs if name.lower() in policy.fields}  # the last counts
+    return {place: policy.fingerprint(value) for place, value in values.items()}
 
 
 def _body_credentials(request: Request, policy: SecretPolicy, found: Credentials) -> None:
@@ -109,23 +124,31 @@ def _body_credentials(request: Request, policy: SecretPolicy, found: Credentials
     kind = _body_kind(raw_type.lower())
     if kind is None:
         return
-    if request.body.length is None or request.body.length > policy.max_parse_bytes:
-        found.unparsed = True
-        return
-    data = request.body.read()
-    if data is None:
-        found.unparsed = True
-        return
     try:
+        data = _readable_body(request, policy)
         if kind == "form":
-            text = data.decode("utf-8", "surrogateescape")
-            found.body = _pairs("form", parse_qsl(text, keep_blank_values=True), policy)
+            found.body = _pairs("form", _form(data), policy)
         elif kind == "json":
             found.body = _json_fields(json.loads(data), policy)
         else:
-            found.body = _multipart_fields(data, raw_type, policy)
+            fields = bodies.multipart_fields(data, raw_type, policy.fields)
+            found.body = {f"multipart:{name}": policy.fingerprint(value) for name, value in fields.items()}
     except (ValueError, RecursionError):
         found.unparsed = True
+
+
+def _readable_body(request: Request, policy: SecretPolicy) -> bytes:
+    """The body with its content codings undone, within the parse budget; `bodies.Unreadable` when it is not
+    there to read (streamed past the proxy, detached) or larger than the budget, encoded or decoded."""
+    length = request.body.length
+    data = request.body.read() if length is not None and length <= policy.max_parse_bytes else None
+    if data is None:
+        raise bodies.Unreadable("not seen, or larger than the parse budget")
+    return bodies.decoded(data, header(request.headers, "content-encoding"), policy.max_parse_bytes)
+
+
+def _form(data: bytes) -> list[tuple[str, str]]:
+    return parse_qsl(data.decode("utf-8", "surrogateescape"), keep_blank_values=True)
 
 
 def _body_kind(content_type: str) -> str | None:
@@ -155,26 +178,6 @@ def _json_fields(document, policy: SecretPolicy) -> dict[str, str]:
                     stack.append((value, place, depth + 1))
         elif isinstance(node, list):
             stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node))
-    return found
-
-
-_BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
-_PART_NAME = re.compile(rb'content-disposition:[^\r\n]*?\bname="([^"]*)"', re.IGNORECASE)
-
-
-def _multipart_fields(data: bytes, content_type: str, policy: SecretPolicy) -> dict[str, str]:
-    match = _BOUNDARY.search(content_type)
-    if match is None:
-        raise ValueError("multipart without boundary")
-    found = {}
-    for part in data.split(b"--" + match.group(1).encode("latin-1"))[1:]:
-        head, sep, value = part.partition(b"\r\n\r\n")
-        name = _PART_NAME.search(head)
-        if not sep or name is None:
-            continue
-        field_name = name.group(1).decode("utf-8", "replace")
-        if field_name.lower() in policy.fields:
-            found[f"multipart:{field_name}"] = policy.fingerprint(value.removesuffix(b"\r\n"))
     return found
 
 
@@ -253,34 +256,106 @@ def _parse_set_cookie(line: str, host: str) -> tuple[str, _Cookie, bool] | None:
 
 
 def form_pairs(request: Request, policy: SecretPolicy) -> list[tuple[str, str]]:
-    """The fields of a urlencoded body small enough to parse (for finding where a Location came from)."""
+    """The fields of a urlencoded body readable within the budget (for finding where a Location came from)."""
     content_type = (header(request.headers, "content-type") or "").lower()
-    if not request.body.length or request.body.length > policy.max_parse_bytes or _body_kind(content_type) != "form":
+    if not request.body.length or _body_kind(content_type) != "form":
         return []
-    data = request.body.read()
-    return parse_qsl(data.decode("utf-8", "surrogateescape"), keep_blank_values=True) if data else []
+    try:
+        return _form(_readable_body(request, policy))
+    except ValueError:
+        return []
 
 
-_QUERY_PAIR = re.compile(r"([?&;#])([^=&;#]*)=([^&;#]*)")
-_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#@]*)@")
+_NESTED_URLS = 2  # how deep URLs inside parameter values (open-redirect targets, callbacks) are looked into
+_NESTED_DECODES = 2  # each read as written, and decoded once and twice, as location.parameter_source reads them
+_SAFE_WRITTEN_BACK = "/:?=@;,!$'()*"  # left as they are in a nested URL written back encoded: readable, unambiguous
 
 
 def redact_url(url: str | None, policy: SecretPolicy) -> str | None:
-    """A URL fit to print: the values of secret-named query parameters and any userinfo replaced by
-    `redacted:<fingerprint>`, and bytes that were not UTF-8 as `%XX`."""
+    """A URL fit to print: the values of secret-named query and fragment parameters and any userinfo replaced by
+    `redacted:<fingerprint>`, in the URL and in URLs inside its parameter values, and bytes that were not UTF-8
+    as `%XX`. Linear in the URL: a bounded number of passes over it."""
     if not url:
         return url
-    url = printable(url)
-    secret_names = policy.fields | _TOKEN_NAMES
-
-    def query_pair(match: re.Match) -> str:
-        sep, name, value = match.groups()
-        if unquote_plus(name).lower() not in secret_names:
-            return match.group(0)
-        return f"{sep}{name}=redacted:{policy.fingerprint(unquote_plus(value))[5:]}"
-
-    url = _USERINFO.sub(lambda m: f"{m.group(1)}redacted:{policy.fingerprint(m.group(2))[5:]}@", url, count=1)
-    return _QUERY_PAIR.sub(query_pair, url)
+    return _redacted(printable(url), policy, _NESTED_URLS)
 
 
-_TOKEN_NAMES = frozenset(TOKEN_PARAMS)
+def _redacted(url: str, policy: SecretPolicy, nesting: int) -> str:
+    return _replaced(url, _secret_spans(url, policy, nesting))
+
+
+def _replaced(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end, replacement) span, in order and apart, replaced."""
+    pieces, written = [], 0
+    for start, end, replacement in spans:
+        pieces += (text[written:start], replacement)
+        written = end
+    return "".join(pieces) + text[written:] if pieces else text
+
+
+def _secret_spans(url: str, policy: SecretPolicy, nesting: int) -> Iterator[tuple[int, int, str]]:
+    """(start, end, replacement) of each secret in `url`, in order: its userinfo, then each secret-named
+    parameter's value, and each other value that holds secrets: a secret-named parameter where `;` separates
+    them too, or, read as a URL, secrets of its own (with `nesting` levels left)."""
+    userinfo = params.userinfo(url)
+    if userinfo is not None:
+        yield *userinfo, _mark(url[userinfo[0] : userinfo[1]], policy)
+    for span in params.query_and_fragment(url):
+        if span is None:
+            continue
+        legacy = _legacy_secrets(url, span, policy)
+        next_legacy = next(legacy, None)
+        for name, start, end in params.parameters(url, *span):
+            if start == end:
+                continue
+            written = url[start:end]
+            if name.lower() in policy.redacted_names:
+                yield start, end, _mark(params.read(written), policy)
+                continue
+            inside = []  # the `;`-separated secrets within this value (such a value never crosses its ends)
+            while next_legacy is not None and next_legacy[0] < end:
+                legacy_start, legacy_end = next_legacy
+                if legacy_start >= start:
+                    mark = _mark(params.read(url[legacy_start:legacy_end]), policy)
+                    inside.append((legacy_start - start, legacy_end - start, mark))
+                next_legacy = next(legacy, None)
+            shown = _replaced(written, inside)
+            if nesting and _may_hold_secrets(shown):
+                shown = _inside(shown, policy, nesting - 1, _NESTED_DECODES)
+            if shown != written:
+                yield start, end, shown
+
+
+def _legacy_secrets(url: str, span: tuple[int, int], policy: SecretPolicy) -> Iterator[tuple[int, int]]:
+    """Where the secret-named values of a query or fragment lie for a server that splits on `;` too."""
+    if ";" not in url[span[0] : span[1]]:
+        return
+    for name, start, end in params.parameters(url, *span, legacy=True):
+        if start < end and name.lower() in policy.redacted_names:
+            yield start, end
+
+
+def _may_hold_secrets(value: str) -> bool:
+    """Whether a value, read as a URL as written or decoded once or twice, could hold a parameter or userinfo
+    (an `=` or an `@`, raw or escaped): only then is it worth reading as one."""
+    if "=" in value or "@" in value:
+        return True
+    lowered = value.translate(params.DROPPED).lower() if "%" in value else ""
+    return any(sign in lowered for sign in ("%3d", "%40", "%253d", "%2540"))
+
+
+def _inside(value: str, policy: SecretPolicy, nesting: int, decodes: int) -> str:
+    """A parameter's value with the secrets of the URL it may be redacted: as written, and decoded (`decodes`
+    times at most), as a server may decode it before redirecting to it. A decoded reading that held secrets is
+    written back encoded, so the value keeps its place in the URL around it."""
+    redacted = _redacted(value, policy, nesting)
+    if decodes and "%" in redacted:
+        decoded = params.read(redacted)
+        inside = _inside(decoded, policy, nesting, decodes - 1)
+        if inside != decoded:
+            redacted = quote(inside, safe=_SAFE_WRITTEN_BACK)
+    return redacted
+
+
+def _mark(value: str, policy: SecretPolicy) -> str:
+    return f"redacted:{policy.fingerprint(value)[5:]}"
