@@ -36,9 +36,15 @@ def confusing(base: str, raw: str, target: urls.Url | None) -> list[str]:
     return reasons
 
 
+_HEAD = re.compile(r"[^/?#]*(?://[^/?#]*)?")  # RFC 3986: scheme (or a first segment), then `//` and the authority
+
+
 def _rfc3986_host(base: str, raw: str) -> str:
     """The host Python's RFC 3986 resolver (urljoin) gives, without resolving when the answer is plain: a
-    reference with its own authority keeps it, one with neither scheme nor authority keeps the base's."""
+    reference with its own authority keeps it, one with neither scheme nor authority keeps the base's. Only the
+    heads up to the authority's end are read: the host never depends on the rest, and urlsplit caches what it
+    reads (a long URL must not stay in memory)."""
+    base, raw = _HEAD.match(base).group(), _HEAD.match(raw).group()
     try:
         reference = urlsplit(raw)
         if reference.netloc:

@@ -188,6 +188,9 @@ class _Cookie:
     secure: bool
 
 
+MAX_COOKIE_KEY = 512  # name and domain: a browser keeps at most 4,096 bytes for a cookie, with its value
+
+
 class CookieJar:
     """A shadow of each client's cookie jar, from the Set-Cookie responses seen through the proxy.
 
@@ -210,6 +213,8 @@ class CookieJar:
             if parsed is None:
                 continue
             name, cookie, delete = parsed
+            if len(name) + len(cookie.domain) > MAX_COOKIE_KEY:  # no browser keeps such a cookie: memory bounded
+                continue
             jar.pop((name, cookie.domain), None)
             if not delete:
                 jar[(name, cookie.domain)] = cookie
