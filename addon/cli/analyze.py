@@ -52,7 +52,7 @@ def analyze(args: argparse.Namespace, rules) -> int:
                 done = _advance(progress, recording, done)
         except RecordingError as error:
             broken += 1
-            progress.write(f"redirect-audit analyze: {error} (findings before that point are kept)", file=sys.stderr)
+            progress.write(f"redirect-audit analyze: {error}", file=sys.stderr)
         session.emit(auditor.finish(last_time))  # end of this input: what is pending was not followed
         progress.update(size(path) - done)
     progress.close()
