@@ -96,7 +96,7 @@ def test_empty_entries():
 def test_truncated_har_keeps_what_was_read():
     findings, error = audit(HAR / "truncated.har")
     assert error is not None
-    assert str(error).startswith(f"{HAR / 'truncated.har'}: entry 2 (byte ")
+    assert str(error).startswith(f"{HAR / 'truncated.har'}: entry 3 (byte ")
     assert "credential-post-307" in rules(findings)  # judged on the 307 before the cut
 
 
@@ -199,7 +199,7 @@ def test_truncated_flow_file_reports_where_and_keeps_findings(recorded, tmp_path
         ([str(HAR / "not-json.har")], "not JSON"),
         (
             [str(DATA / "not-a-flow.mitm")],
-            "not-a-flow.mitm: flow 1 (after byte 0): corrupt or truncated flow file (not a saved flow)",
+            "not-a-flow.mitm: flow 1 (byte 0): corrupt or truncated flow file (not a saved flow)",
         ),
         ([str(HAR / "empty.har"), "--fail-on", "severe"], "invalid choice"),
     ],

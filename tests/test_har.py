@@ -248,8 +248,8 @@ def test_truncated_file_keeps_the_entries_before_the_cut():
     result = audit(path)
     assert [r.flow_id for r, _ in result.records] == ["truncated.har#0", "truncated.har#1"]
     offset = entry_offsets(path.read_bytes())[2]
-    assert str(result.error) == f"{path}: entry 2 (byte {offset}): truncated JSON"
-    assert (result.error.path, result.error.where) == (str(path), f"entry 2 (byte {offset})")
+    assert str(result.error) == f"{path}: entry 3 (byte {offset}): truncated JSON (findings before that point are kept)"
+    assert (result.error.path, result.error.where) == (str(path), f"entry 3 (byte {offset})")
     assert rules(result.findings) == {"credential-post-307", "not-followed"}  # the 307 before the cut
 
 
@@ -259,7 +259,8 @@ def test_chrome_export_cut_mid_entry(tmp_path):
     path = write(tmp_path, data[: offsets[3] + 900], "session.har")
     result = audit(path)
     assert len(result.records) == 3
-    assert str(result.error) == f"{path}: entry 3 (byte {offsets[3]}): truncated JSON"
+    kept = "(findings before that point are kept)"
+    assert str(result.error) == f"{path}: entry 4 (byte {offsets[3]}): truncated JSON {kept}"
     assert len(data[: offsets[3]].decode()) < offsets[3]  # non-ASCII before it: bytes are counted, not characters
     assert rules(result.findings) == {"credential-post-307", "not-followed"}
 
@@ -274,7 +275,7 @@ def test_not_json_is_refused_before_anything_is_read():
     ("content", "message"),
     [
         (b"", "byte 0: empty file"),
-        (b"[1, 2]", "byte 0: not JSON, or not a HAR file"),
+        (b"[1, 2]", "byte 0: not a HAR file (a JSON array: HAR is an object)"),
         (b"<html>Not found</html>", "byte 0: not JSON, or not a HAR file"),
         (b'{"log": {"version": "1.2", "pages": []}}', "log.entries: not a HAR file (no log.entries list)"),
         (b'{"log": {"entries": null}}', "byte 20: not a HAR file (log.entries is not a list)"),
@@ -308,7 +309,7 @@ def test_a_read_error_is_a_break_like_any_other():
         records, error = read_all(HAR / "chrome-devtools.har")
     assert len(records) == 2
     assert (error.where, error.message) == (
-        f"entry 2 (byte {offsets[2]})",
+        f"entry 3 (byte {offsets[2]})",
         f"read error (Input/output error at byte {offsets[2]})",
     )
 
@@ -324,11 +325,11 @@ HEAD = '{"log": {"entries": [' + json.dumps(entry())  # 152 bytes: one good entr
 @pytest.mark.parametrize(
     ("tail", "where", "message"),
     [
-        (', {"request": {"url": "https://b/"} "x": 1}, ' + json.dumps(entry()) + "]}}", "entry 1 (byte 154)",
+        (', {"request": {"url": "https://b/"} "x": 1}, ' + json.dumps(entry()) + "]}}", "entry 2 (byte 154)",
          "invalid JSON (Expecting ',' delimiter at byte 188)"),
-        (" " + json.dumps(entry()) + "]}}", "entry 1 (byte 153)", "invalid JSON (expected ',' or ']' at byte 153)"),
-        (", " + "[" * 100_000, "entry 1 (byte 154)", "invalid JSON (nested too deeply at byte 154)"),
-        (",\n", "entry 1 (byte 154)", "truncated JSON"),
+        (" " + json.dumps(entry()) + "]}}", "entry 2 (byte 153)", "invalid JSON (expected ',' or ']' at byte 153)"),
+        (", " + "[" * 100_000, "entry 2 (byte 154)", "invalid JSON (nested too deeply at byte 154)"),
+        (",\n", "entry 2 (byte 154)", "truncated JSON"),
         ("]", "after the entries (byte 153)", "truncated JSON"),
         ("]}} trailing", "after the entries (byte 156)", "invalid JSON (expected the end of the file at byte 156)"),
     ],
@@ -505,7 +506,7 @@ def test_cut_at_any_byte_gives_a_prefix_then_says_where(tmp_path_factory, cut, c
         assert read == 0 and error.message in ("truncated before log.entries", "empty file")
     elif error.where.startswith("entry "):
         following = OFFSETS[read] if read < len(OFFSETS) else cut
-        assert (error.where, error.message) == (f"entry {read} (byte {min(following, cut)})", "truncated JSON")
+        assert (error.where, error.message) == (f"entry {read + 1} (byte {min(following, cut)})", "truncated JSON")
     else:
         assert read == len(FULL_RECORDS) and error.where.startswith("after the entries (byte ")
 

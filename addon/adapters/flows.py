@@ -9,7 +9,8 @@ address and the proxy mode. Both go through the same conversion of mitmproxy's o
 from __future__ import annotations
 
 import functools
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, get_args
 
 from mitmproxy import http
 from mitmproxy.proxy import mode_specs
@@ -38,34 +39,117 @@ def response_of(flow: http.HTTPFlow) -> Response:
 
 
 def withheld_state(response: http.Response) -> dict[str, Any]:
-    """What a flow keeps of a 3xx it withheld: its status and headers (the body is no fact)."""
-    return {"status_code": response.status_code, "headers": [[k, v] for k, v in response.headers.items(multi=True)]}
+    """What a flow keeps of a 3xx it withheld: its status and headers as they came (bytes: they need not be
+    UTF-8), not the body, which is no fact."""
+    return {"status_code": response.status_code, "headers": [[name, value] for name, value in response.headers.fields]}
 
 
 def _withheld(state: dict[str, Any], answer: http.Response) -> Response:
-    headers = tuple((str(name).lower(), str(value)) for name, value in state["headers"])
-    return Response(status=int(state["status_code"]), headers=headers, time=answer.timestamp_start, withheld=True)
+    headers = http.Headers([(name, value) for name, value in state["headers"]])
+    return _response(http.Response.make(state["status_code"], b"", headers), answer.timestamp_start, withheld=True)
 
 
 def exchange_of_state(state: dict[str, Any]) -> Exchange | None:
     """A saved flow's state as engine records; None for flows other than HTTP (TCP, UDP, DNS).
-    Raises KeyError, TypeError or ValueError on a state that is not a valid HTTP flow."""
-    if state["type"] != "http":
+    Raises InvalidFlow, naming the field, on a state that is not a valid HTTP flow."""
+    if _field(state, "", "type", str) != "http":
         return None
-    client = state["client_conn"]
-    request = http.Request.from_state(state["request"])
-    response = http.Response.from_state(state["response"]) if state["response"] else None
-    mode = _mode_type(client["proxy_mode"])
-    recorded = _request(state["id"], client["peername"], client.get("id"), mode, request)
+    client = _field(state, "", "client_conn", dict)
+    peername = _field(client, "client_conn.", "peername", list | None)
+    if peername and not isinstance(peername[0], str | None):
+        raise InvalidFlow("client_conn.peername", "not an address")
+    mode = _mode_type(_field(client, "client_conn.", "proxy_mode", str))
+    connection = _field(client, "client_conn.", "id", str | None)
+    request = _message(http.Request, state, "request", _REQUEST_FIELDS)
+    _time(request.timestamp_start, "request.timestamp_start")
+    response = _message(http.Response, state, "response", _RESPONSE_FIELDS) if state.get("response") else None
+    recorded = _request(_field(state, "", "id", str), peername, connection, mode, request)
     if response is None:
         return recorded, None
-    withheld = state.get("metadata", {}).get(WITHHELD_KEY)
-    return recorded, _withheld(withheld, response) if withheld else _response(response)
+    _time(response.timestamp_start, "response.timestamp_start")  # as _response reads it
+    withheld = _field(state, "", "metadata", dict).get(WITHHELD_KEY) if "metadata" in state else None
+    if withheld is None:
+        return recorded, _response(response)
+    return recorded, _withheld(_checked_withheld(withheld), response)
+
+
+def _checked_withheld(withheld: Any) -> dict[str, Any]:
+    prefix = f"metadata.{WITHHELD_KEY}."
+    if not isinstance(withheld, dict):
+        raise InvalidFlow(prefix.rstrip("."), "not a mapping")
+    _field(withheld, prefix, "status_code", int)
+    for pair in _field(withheld, prefix, "headers", list):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, bytes) for part in pair)):
+            raise InvalidFlow(prefix + "headers", "not a list of name and value bytes")
+    return withheld
+
+
+class InvalidFlow(ValueError):
+    """A saved flow's state lacks what the engine relies on; `field` names where (`request.timestamp_start`)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
+
+
+# The fields of a saved request and response that the conversion reads, and the types mitmproxy's Request and
+# Response take for them (they convert text to bytes and back, as older formats have it).
+_STRING = bytes | str
+_MESSAGE_FIELDS = {"http_version": _STRING, "headers": list, "timestamp_start": float | int}
+_REQUEST_FIELDS = {
+    **_MESSAGE_FIELDS,
+    **{"host": _STRING, "port": int, "method": _STRING, "scheme": _STRING, "authority": _STRING, "path": _STRING},
+    "content": bytes | None,
+}
+_RESPONSE_FIELDS = {**_MESSAGE_FIELDS, "status_code": int, "timestamp_end": float | int | None}
+_MISSING = object()
+# Times the reports can print (datetime's range, with a day to spare for timeouts).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
+def _field(state: dict, prefix: str, name: str, expected: Any) -> Any:
+    value = state.get(name, _MISSING)
+    if value is _MISSING:
+        raise InvalidFlow(prefix + name, "missing")
+    if not isinstance(value, expected):
+        kinds = " or ".join(_type_name(kind) for kind in get_args(expected) or [expected])
+        raise InvalidFlow(prefix + name, f"{type(value).__name__} where {kinds} is expected")
+    return value
+
+
+def _type_name(kind: type) -> str:
+    return "None" if kind is type(None) else kind.__name__
+
+
+def _message(kind: type[http.Message], state: dict, name: str, fields: dict[str, Any]) -> Any:
+    """mitmproxy's Request or Response of a saved message. The fields the conversion reads are checked
+    first, so that an error names the one that is wrong (mitmproxy's own checks do not say which message,
+    and under -O do not run)."""
+    message = _field(state, "", name, dict)
+    prefix = name + "."
+    for field, expected in fields.items():
+        _field(message, prefix, field, expected)
+    for pair in message["headers"]:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, bytes) for part in pair)):
+            raise InvalidFlow(prefix + "headers", "not a list of name and value bytes")
+    try:
+        return kind.from_state(message)
+    except (TypeError, ValueError):  # text that is no host name or not ASCII; a field it never reads, or one too many
+        raise InvalidFlow(name, f"not a saved {name}") from None
+
+
+def _time(value: float, field: str) -> None:
+    if not EARLIEST <= value <= LATEST:  # NaN too
+        raise InvalidFlow(field, "not a time between the years 1 and 9999")
 
 
 @functools.lru_cache(maxsize=64)
 def _mode_type(spec: str) -> str:
-    return mode_specs.ProxyMode.parse(spec).type_name
+    try:
+        return mode_specs.ProxyMode.parse(spec).type_name
+    except ValueError:
+        raise InvalidFlow("client_conn.proxy_mode", "not a proxy mode") from None
 
 
 def _client(peername: Any) -> str:
@@ -88,11 +172,12 @@ def _request(flow_id: str, peername: Any, connection: str | None, mode: str, req
     )
 
 
-def _response(resp: http.Response) -> Response:
+def _response(resp: http.Response, time: float | None = None, withheld: bool = False) -> Response:
     return Response(
         status=resp.status_code,
         headers=tuple((name.lower(), value) for name, value in resp.headers.items(multi=True)),
-        time=resp.timestamp_start,  # when its headers arrived: it is judged then, live
+        time=resp.timestamp_start if time is None else time,  # when its headers arrived: it is judged then, live
+        withheld=withheld,
     )
 
 

@@ -21,15 +21,21 @@ from typing import BinaryIO
 from urllib.parse import urlencode
 
 from ..engine.model import Body, Exchange, Headers, Request, Response, header
-from .flows import RECORDING_CLIENT
+from .flows import EARLIEST, LATEST, RECORDING_CLIENT
 
 
 class RecordingError(Exception):
-    """A recording is unreadable from some point on; the message names the file and where it broke."""
+    """A recording is unreadable from some point on. The message names the file and where it broke, and says
+    that the findings before that point are kept when records were read before it (`records_before`, which
+    the reader sets when it knows)."""
 
-    def __init__(self, path: str, where: str, message: str) -> None:
-        super().__init__(f"{path}: {where}: {message}")
-        self.path, self.where, self.message = path, where, message
+    def __init__(self, path: str, where: str, message: str, records_before: int = 0) -> None:
+        super().__init__(path, where, message)
+        self.path, self.where, self.message, self.records_before = path, where, message, records_before
+
+    def __str__(self) -> str:
+        kept = " (findings before that point are kept)" if self.records_before else ""
+        return f"{self.path}: {self.where}: {self.message}{kept}"
 
 
 class HarReader:
@@ -60,6 +66,7 @@ class HarReader:
             broken = RecordingError(self.path, "open", error.strerror or str(error))
         except RecordingError as error:
             broken = error
+            broken.records_before = len(records)
         records.sort(key=lambda record: record[0].time)  # stable: ties keep file order
         yield from records
         if broken is not None:
@@ -97,9 +104,6 @@ class HarReader:
 # A URL's scheme, and the one the proxy sees: a WebSocket handshake is an http(s) request to it.
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _WIRE_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
-# Times the reports can print (datetime's range, with a day to spare for timeouts).
-_EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
-_LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 
 
 def _time(value: object) -> float | None:
@@ -114,7 +118,7 @@ def _time(value: object) -> float | None:
         seconds = started.timestamp()
     except (ValueError, OverflowError):
         return None
-    return seconds if _EARLIEST <= seconds <= _LATEST else None
+    return seconds if EARLIEST <= seconds <= LATEST else None
 
 
 def _wire(text: str) -> str:
@@ -184,7 +188,10 @@ def _integer(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # digits int() does not read (`²`), or more than Python converts
+            return None
     return None
 
 
@@ -228,10 +235,10 @@ def _response(entry: dict, started: float) -> Response | None:
 def _finished(started: float, elapsed: object) -> float:
     """When the response was complete: start + `time` ms; the start itself when `time` is missing, -1 or
     absurd (not a number, or ending past the dates reports can print)."""
-    if isinstance(elapsed, bool) or not isinstance(elapsed, int | float) or not elapsed > 0:
+    if isinstance(elapsed, bool) or not isinstance(elapsed, int | float):
         return started
-    finished = started + elapsed / 1000
-    return finished if finished <= _LATEST else started
+    # compared before dividing: an integer of 400 digits is too large for a float
+    return started + elapsed / 1000 if 0 < elapsed <= (LATEST - started) * 1000 else started
 
 
 class _Broken(Exception):
@@ -255,7 +262,8 @@ def _entries(file: BinaryIO, path: str) -> Iterator[tuple[int, object]]:
     try:
         stream = _JsonStream(file)
         if (first := stream.peek()) != "{":
-            raise RecordingError(path, "byte 0", "empty file" if first == "" else "not JSON, or not a HAR file")
+            what = {"": "empty file", "[": "not a HAR file (a JSON array: HAR is an object)"}
+            raise RecordingError(path, f"byte {stream.offset()}", what.get(first, "not JSON, or not a HAR file"))
         for key in stream.members():
             if key != "log" or phase != "before":
                 stream.value()
@@ -279,7 +287,7 @@ def _entries(file: BinaryIO, path: str) -> Iterator[tuple[int, object]]:
                 raise RecordingError(path, f"byte {broken.offset}", "truncated before log.entries") from None
             kind = "not JSON" if broken.kind == "invalid JSON" else broken.kind
             raise RecordingError(path, f"byte {broken.at}", f"{kind} ({broken.reason})") from None
-        where = f"entry {count}" if phase == "entries" else "after the entries"
+        where = f"entry {count + 1}" if phase == "entries" else "after the entries"
         raise RecordingError(path, f"{where} (byte {broken.offset})", broken.describe()) from None
     if phase == "before":
         raise RecordingError(path, "log.entries", "not a HAR file (no log.entries list)")
@@ -351,6 +359,8 @@ class _JsonStream:
                     raise self._invalid(error) from None
             except RecursionError:
                 raise _Broken(self.offset(), "nested too deeply", self.offset()) from None
+            except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+                raise _Broken(self.offset(), "a number too long to read", self.offset(), "unreadable JSON") from None
             else:
                 if end < len(self._text) or self._eof:
                     self._at = end

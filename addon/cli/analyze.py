@@ -76,7 +76,7 @@ def _read_all(inputs: list[str], auditor: Auditor, session: Session, progress: t
                     break
         except RecordingError as error:
             broken += 1
-            progress.write(f"redirect-audit analyze: {error} (findings before that point are kept)", file=sys.stderr)
+            progress.write(f"redirect-audit analyze: {error}", file=sys.stderr)
         session.emit(auditor.finish(last_time))  # end of this input: what is pending was not followed
         if stop.requested:
             progress.write(f"redirect-audit analyze: interrupted in {printable(path)}; the summary and reports "
