@@ -116,7 +116,8 @@ CATALOG: dict[str, Fact] = {
             "credentials_unparsed",
             "bool",
             _ALL,
-            "The original body might hold credentials but was too large to parse or malformed.",
+            "The original body might hold credentials but could not be read: past the parse budget (once its "
+            "Content-Encoding is undone), malformed, or in an encoding that is not decoded.",
         ),
         Fact(
             "chain_carried_secrets",
