@@ -26,15 +26,13 @@ RULES = RuleSet.load()
 
 
 def audit(path: Path) -> tuple[list, RecordingError | None]:
-    auditor, findings, error, last = Auditor(RULES), [], None, 0.0
+    findings, error = [], None
     try:
-        for request, response in HarReader(str(path)):
-            last = request.time
-            findings += auditor.request(request)
-            findings += auditor.response(request, response) if response else []
+        for batch in Auditor(RULES).audit(HarReader(str(path))):
+            findings += batch
     except RecordingError as broken:
         error = broken
-    return findings + auditor.finish(last), error
+    return findings, error
 
 
 def rules(findings) -> set[str]:

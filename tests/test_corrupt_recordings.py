@@ -63,18 +63,13 @@ def next_input_analysed(findings: list[dict]) -> bool:
 
 def audit(reader: FlowFileReader | HarReader) -> RecordingError | None:
     """The reader's records through the auditor, as `analyze` feeds them; every finding must serialise."""
-    auditor, findings, last, error = Auditor(RULES), [], 0.0, None
+    findings, error = [], None
     try:
-        for request, response in reader:
-            last = max(last, request.time)
-            findings += auditor.request(request)
-            if response is None:
-                auditor.error(request.flow_id)
-            else:
-                findings += auditor.response(request, response)
+        for batch in Auditor(RULES).audit(reader):
+            findings += batch
     except RecordingError as broken:
         error = broken
-    for finding in findings + auditor.finish(last):
+    for finding in findings:
         json.dumps(finding.record())
     return error
 

@@ -43,20 +43,19 @@ class Audit:
 def audit(path: Path) -> Audit:
     """Feed a HAR through the auditor as `redirect-audit analyze` does, keeping what came before a break."""
     auditor, reader = Auditor(RULES), HarReader(str(path))
-    records, bodies, findings, error, last = [], {}, [], None, 0.0
-    try:
-        for request, response in reader:
+    records, bodies, findings, error = [], {}, [], None
+
+    def kept(exchanges):
+        for request, response in exchanges:
             records.append((request, response))
             bodies[request.flow_id] = request.body.read()
-            findings += auditor.request(request)
-            if response is None:
-                auditor.error(request.flow_id)
-            else:
-                findings += auditor.response(request, response)
-            last = max(last, request.time, response.time if response else 0.0)
+            yield request, response
+
+    try:
+        for batch in auditor.audit(kept(reader)):
+            findings += batch
     except RecordingError as broken:
         error = broken
-    findings += auditor.finish(last)
     return Audit(records, bodies, findings, error, reader.skipped, auditor.stats)
 
 

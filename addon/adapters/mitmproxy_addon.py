@@ -21,7 +21,7 @@ from mitmproxy import command, ctx, exceptions, http
 from mitmproxy import types as mtypes
 
 from ..auditor import Auditor, Finding
-from ..engine.model import Request
+from ..engine.model import SEVERITIES, Request
 from ..engine.secrets import (
     DEFAULT_MAX_PARSE_BYTES,
     DEFAULT_REDIRECT_PARAMS,
@@ -32,7 +32,7 @@ from ..engine.secrets import (
 )
 from ..reports.blocked import blocked_header, blocked_page
 from ..reports.session import Session
-from ..rules.pack import SEVERITIES, RuleSet
+from ..rules.pack import RuleSet
 from ..rules.yamlnodes import RulesError
 from .flows import WITHHELD_KEY, request_of, response_of, withheld_state
 
@@ -321,7 +321,7 @@ class RedirectAudit:
         # Stoppable: at its headers, by killing it; later, only if its body was buffered (not streamed) so far.
         live = flow.killable if at_headers else flow.live and flow.request.raw_content is not None
         findings = self.auditor.request(request, live=live)
-        own = [f for f in findings if f.flows["followup"] == flow.id]
+        own = [f for f in findings if f.flow == flow.id]
         self._annotate(flow, own)
         blocked = [f for f in own if f.action == "blocked"]
         if blocked:
@@ -342,7 +342,7 @@ class RedirectAudit:
         # Replaceable: at its headers always (the page takes over the body's stream); later, if not streamed.
         live = flow.live and (at_headers or flow.response.raw_content is not None)
         findings = self.auditor.response(state.request, response, live=live)
-        own = [f for f in findings if f.stage == "response" and f.flows["redirect"] == flow.id]
+        own = [f for f in findings if f.flow == flow.id]
         self._annotate(flow, own)
         blocked = [f for f in own if f.action == "blocked"]
         if blocked:

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from tqdm import tqdm
 
 from ..adapters.recordings import RecordingError, open_recording, size
-from ..auditor import SEVERITY_ORDER, Auditor
-from ..engine.model import printable
+from ..auditor import Auditor
+from ..engine.model import Severity, printable
 from ..reports.session import Session
 
 INPUT_ERROR = 2
@@ -51,8 +51,7 @@ def analyze(args: argparse.Namespace, rules) -> int:
         return INTERRUPTED
     if broken:
         return INPUT_ERROR
-    threshold = SEVERITY_ORDER[args.fail_on] if args.fail_on else None
-    if threshold is not None and any(SEVERITY_ORDER[severity] >= threshold for _, severity in session.tally.by_rule):
+    if args.fail_on and any(Severity(severity) >= args.fail_on for _, severity in session.tally.by_rule):
         return FAILED
     return 0
 
@@ -61,23 +60,15 @@ def _read_all(inputs: list[str], auditor: Auditor, session: Session, progress: t
     """Every input through the auditor, until a stop is requested; the number of broken inputs."""
     broken = 0
     for path in inputs:
-        last_time, done = 0.0, 0
+        done = 0
         try:
             recording = open_recording(path)
-            for request, response in recording:
-                last_time = max(last_time, request.time)
-                session.emit(auditor.request(request))
-                if response is None:
-                    auditor.error(request.flow_id)
-                else:
-                    session.emit(auditor.response(request, response))
+            for findings in auditor.audit(recording, stop=lambda: stop.requested):
+                session.emit(findings)
                 done = _advance(progress, recording, done)
-                if stop.requested:
-                    break
         except RecordingError as error:
             broken += 1
             progress.write(f"redirect-audit analyze: {error}", file=sys.stderr)
-        session.emit(auditor.finish(last_time))  # end of this input: what is pending was not followed
         if stop.requested:
             progress.write(f"redirect-audit analyze: interrupted in {printable(path)}; the summary and reports "
                            "cover what was read", file=sys.stderr)  # fmt: skip

@@ -14,8 +14,8 @@ import textwrap
 
 from .. import __version__
 from ..engine.facts import CATALOG
-from ..engine.model import printable
-from ..rules.pack import SEVERITIES, RuleSet
+from ..engine.model import SEVERITIES, printable
+from ..rules.pack import RuleSet
 from ..rules.yamlnodes import RulesError
 
 USAGE_ERROR = 2

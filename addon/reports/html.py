@@ -15,10 +15,9 @@ from urllib.parse import urlsplit
 import jinja2
 
 from .. import __version__
-from ..auditor import SEVERITY_ORDER
-from ..engine.model import printable
+from ..engine.model import SEVERITIES, Severity, printable
 from ..engine.pairing import Stats
-from ..rules.pack import SEVERITIES, RuleSet
+from ..rules.pack import RuleSet
 from .chains import MAX_HOPS, Chain, ChainLog
 from .console import Tally
 
@@ -68,10 +67,10 @@ def render(
     """Counts come from the tally, which has every finding; the chains drawn are the ones the chain log kept."""
     fired = sorted(
         {rule for rule, _ in tally.by_rule if rule in rules.rules},
-        key=lambda rule: (-SEVERITY_ORDER[rules.rules[rule].severity], rule),
+        key=lambda rule: (-rules.rules[rule].severity.rank, rule),
     )
     ordered: list[Chain] = sorted(
-        chains.chains.values(), key=lambda c: -SEVERITY_ORDER[c.worst] if c.worst else 1
+        chains.chains.values(), key=lambda c: -c.worst.rank if c.worst else 1
     )  # worst first, then in order seen
     template = TEMPLATES.get_template("report.html.j2")
     return template.render(
@@ -82,7 +81,7 @@ def render(
         stats=stats,
         severities=list(reversed(SEVERITIES)),
         by_severity=tally.by_severity,
-        by_rule=sorted(tally.by_rule.items(), key=lambda item: (-SEVERITY_ORDER[item[0][1]], item[0][0])),
+        by_rule=sorted(tally.by_rule.items(), key=lambda item: (-Severity(item[0][1]).rank, item[0][0])),
         total=tally.total,
         chains=ordered,
         seen=chains.seen,
