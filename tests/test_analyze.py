@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mitmproxy.test import taddons
 
-from redirect_audit.adapters.har import HarReader, RecordingError
+from redirect_audit.adapters.har import HarReader
 from redirect_audit.adapters.mitmproxy_addon import RedirectAudit
 from redirect_audit.auditor import Auditor
 from redirect_audit.demo.clients import send
 from redirect_audit.demo.process import BIN, ProxyProcess, addon_script
+from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
 
 DATA = Path(__file__).parent / "data"

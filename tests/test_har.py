@@ -20,10 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from redirect_audit.adapters import har
-from redirect_audit.adapters.har import HarReader, RecordingError
+from redirect_audit.adapters.har import HarReader
 from redirect_audit.auditor import Auditor, Finding
 from redirect_audit.engine.model import Request, Response
 from redirect_audit.engine.pairing import Stats
+from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
 
 HAR = Path(__file__).parent / "data" / "har"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import jinja2
@@ -20,6 +21,9 @@ from ..engine.pairing import Stats
 from ..rules.pack import RuleSet
 from .chains import MAX_HOPS, Chain, ChainLog
 from .console import Tally
+
+if TYPE_CHECKING:
+    from .session import Session
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("redirect_audit.reports", "templates"),
@@ -96,6 +100,11 @@ def render(
     )
 
 
-def write(path: str, html: str) -> None:
+def page(session: Session) -> str:
+    """The report of the session so far."""
+    return render(session.chains, session.tally, session.auditor.rules, session.auditor.stats, sources=session.sources)
+
+
+def snapshot(session: Session, path: str) -> None:
     """Encoded before the file is opened: a report that cannot be written leaves the file as it was."""
-    Path(path).write_bytes(html.encode("utf-8"))
+    Path(path).write_bytes(page(session).encode("utf-8"))
