@@ -38,6 +38,7 @@ class Finding:
     chain: dict[str, Any]  # {"id": ..., "hop": ...}
     flows: dict[str, str | None]  # {"redirect": flow id of the 3xx, "followup": flow id or null}
     pairing: str | None  # unique | matched | ambiguous; null without a follow-up
+    oauth_flow: str | None  # the OAuth, OpenID Connect or SAML login it belongs to: the flow id of its start
     references: list[str]
     evidence: dict[str, Any]
     time: str  # ISO 8601, UTC
@@ -45,8 +46,8 @@ class Finding:
 
     @property
     def flow(self) -> str | None:
-        """The flow this finding is about, which it annotates: the follow-up, or the 3xx judged alone (None for a
-        redirect nobody followed: its flow is gone)."""
+        """The flow this finding is about, which it annotates: the follow-up, the 3xx judged alone, or a login's
+        step (None for a redirect nobody followed: its flow is gone)."""
         return _flow_of(self.stage, self.flows["redirect"], self.flows["followup"])
 
     def record(self) -> dict[str, Any]:
@@ -59,7 +60,9 @@ _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def _flow_of(stage: str, redirect_flow: str, followup_flow: str | None) -> str | None:
-    return followup_flow if stage == "followup" else redirect_flow if stage == "response" else None
+    if stage == "followup":
+        return followup_flow
+    return redirect_flow if stage in ("response", "flow") else None
 
 
 def _copied(value: Any) -> Any:
@@ -118,6 +121,7 @@ def finding_for(rule: Rule, event: Event, shown: _Shown) -> Finding:
         chain={"id": event.position.chain, "hop": event.position.hop},
         flows={"redirect": event.redirect_flow, "followup": event.followup_flow},
         pairing=event.pairing,
+        oauth_flow=event.oauth_flow,
         references=list(rule.references),
         evidence={name: shown(name) for name in rule.facts},
         time=datetime.fromtimestamp(event.time, UTC).isoformat(timespec="milliseconds"),
@@ -133,11 +137,12 @@ class Auditor:
         rules: RuleSet,
         *,
         follow_timeout: float = 30.0,
+        flow_timeout: float = 600.0,
         max_pending: int = 10_000,
         policy: SecretPolicy | None = None,
         block_on: str | None = None,
     ) -> None:
-        self.pairing = Pairing(follow_timeout=follow_timeout, max_pending=max_pending, policy=policy)
+        self.pairing = Pairing(follow_timeout, max_pending, policy, flow_timeout)
         self.rules = rules
         self.block_on = Severity(block_on) if block_on else None
         self.observers: list[Callable[[Event, list[Finding]], None]] = []  # see every event, e.g. for chains
@@ -170,7 +175,10 @@ class Auditor:
             for request, response in exchanges:
                 last_time = max(last_time, request.time)
                 findings = self.request(request)
-                findings += self.response(request, response) if response else self.error(request.flow_id)
+                if response is None:
+                    findings += self.error(request.flow_id)
+                else:
+                    findings += self.response(request, response) + self.completed(request, response)
                 yield findings
                 if stop():
                     break
@@ -192,6 +200,10 @@ class Auditor:
         if any(f.action == "blocked" for f in findings):  # a blocked 3xx never reaches the client
             self.pairing.withhold(request.flow_id)
         return findings
+
+    def completed(self, request: Request, response: Response) -> list[Finding]:
+        """A response that is whole, its body read where a login's step needs it (never blocked: it has left)."""
+        return self._judge(self.pairing.completed(request, response))
 
     def error(self, flow_id: str) -> list[Finding]:
         """The flow's request got no (whole) response."""
