@@ -143,7 +143,7 @@ class Response:
     headers: Headers
     time: float  # when its headers arrived
     withheld: bool = False  # block mode kept it from the client (recorded so): nobody will follow it
-    body: Body = field(default_factory=lambda: Body(None), compare=False)  # read for a login's steps; unknown at headers
+    body: Body = field(default_factory=lambda: Body(None), compare=False)  # read for logins; unknown at its headers
 
     @property
     def locations(self) -> list[str]:
