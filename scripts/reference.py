@@ -236,7 +236,7 @@ OPERATORS = {  # the forms a condition's entry takes: condition._OPERATORS and c
 def _rule_language() -> str:
     _described(RULE_KEYS, pack._RULE_KEYS, "rule key", "pack._RULE_KEYS")
     _described(FILE_KEYS, pack._FILE_KEYS, "rule-file key", "pack._FILE_KEYS")
-    _described(OPERATORS, (*condition._OPERATORS, *condition.COMBINATORS), "operator", "condition._OPERATORS")
+    _described(OPERATORS, (*condition._OPERATORS, "all", "any", "not"), "operator", "condition._OPERATORS")
     required = set(pack._REQUIRED)
     out = [
         "## Rule files",

@@ -65,17 +65,8 @@ def load_fixture(path: Path) -> Fixture:
                 reader.fail(severity, "expect.severity", f"one of {', '.join(SEVERITIES)}, got {severity.value!r}")
             fixture.severity = severity.value
         if (evidence := expect.value.get("evidence")) is not None:
-            fixture.evidence = _plain(reader.mapping(evidence, "expect.evidence"))
+            fixture.evidence = reader.mapping(evidence, "expect.evidence").plain()
     return fixture
-
-
-def _plain(node: Node) -> Any:
-    """The node as plain Python values."""
-    if node.kind == "mapping":
-        return {key: _plain(item) for key, item in node.value.items()}
-    if node.kind == "list":
-        return [_plain(item) for item in node.value]
-    return node.value
 
 
 def run(exchanges: list[Exchange], rules: RuleSet) -> dict[str, list[Finding]]:

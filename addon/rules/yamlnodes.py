@@ -32,6 +32,14 @@ class Node:
             return "list"
         return "scalar"
 
+    def plain(self) -> Any:
+        """The node as plain Python values."""
+        if isinstance(self.value, dict):
+            return {key: node.plain() for key, node in self.value.items()}
+        if isinstance(self.value, list):
+            return [node.plain() for node in self.value]
+        return self.value
+
 
 class _Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. YAML 1.1 reads `on:` (a rule key), yes, no and off as booleans."""
