@@ -24,10 +24,11 @@ from redirect_audit.adapters.flowfile import FlowFileReader, _states
 from redirect_audit.adapters.flows import request_of, response_of
 from redirect_audit.adapters.har import HarReader
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
+
+from .harness.clients import send
+from .harness.process import ProxyProcess
 
 DATA = Path(__file__).parent / "data"
 HAR = DATA / "har"
