@@ -235,8 +235,10 @@ def test_deep_nesting_is_refused_at_a_bounded_depth(session, tmp_path):
         (lambda s: s["client_conn"].update(proxy_mode="nonsense:x"), "client_conn.proxy_mode: not a proxy mode"),
         (lambda s: s.update(version=99), "version: format 99: a newer mitmproxy than"),
         (lambda s: s.update(version="x"), "version: not a flow of a format mitmproxy"),
-        (lambda s: s.update(metadata={"redirect_audit_withheld": {"status_code": 307, "headers": "Location"}}),
-         "metadata.redirect_audit_withheld.headers: str where list is expected"),
+        (
+            lambda s: s.update(metadata={"redirect_audit_withheld": {"status_code": 307, "headers": "Location"}}),
+            "metadata.redirect_audit_withheld.headers: str where list is expected",
+        ),
     ],
 )
 def test_a_well_formed_value_that_is_no_valid_flow_names_the_field(session, tmp_path, change, message):
