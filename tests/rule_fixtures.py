@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from redirect_audit.auditor import Auditor, Finding
-from redirect_audit.engine.model import Body, Exchange, Headers, Request, Response
-from redirect_audit.rules.pack import SEVERITIES, RuleSet
+from redirect_audit.engine.model import SEVERITIES, Body, Exchange, Headers, Request, Response
+from redirect_audit.rules.pack import RuleSet
 from redirect_audit.rules.yamlnodes import Node, RulesError, load
 
 FIXTURE_DIR = Path(__file__).parent / "rules"
@@ -72,15 +72,7 @@ def load_fixture(path: Path) -> Fixture:
 def run(exchanges: list[Exchange], rules: RuleSet) -> dict[str, list[Finding]]:
     """Feed a scenario to a real Auditor as an adapter does: each request, then its response or, when it got
     none, the flow's error; `finish` at the end, as at the end of a recording. The findings, by rule."""
-    auditor = Auditor(rules)
-    findings: list[Finding] = []
-    for request, response in exchanges:
-        findings += auditor.request(request)
-        if response is None:
-            auditor.error(request.flow_id)
-        else:
-            findings += auditor.response(request, response)
-    findings += auditor.finish(exchanges[-1][0].time + 1.0)
+    findings = [finding for batch in Auditor(rules).audit(exchanges) for finding in batch]
     by_rule: dict[str, list[Finding]] = {}
     for finding in findings:
         by_rule.setdefault(finding.rule, []).append(finding)

@@ -13,12 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mitmproxy.test import taddons
 
-from redirect_audit.adapters.har import HarReader, RecordingError
+from redirect_audit.adapters.har import HarReader
 from redirect_audit.adapters.mitmproxy_addon import RedirectAudit
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import BIN, ProxyProcess, addon_script
+from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
+
+from .harness.clients import send
+from .harness.process import BIN, ProxyProcess, addon_script
 
 DATA = Path(__file__).parent / "data"
 HAR = DATA / "har"
@@ -26,15 +28,13 @@ RULES = RuleSet.load()
 
 
 def audit(path: Path) -> tuple[list, RecordingError | None]:
-    auditor, findings, error, last = Auditor(RULES), [], None, 0.0
+    findings, error = [], None
     try:
-        for request, response in HarReader(str(path)):
-            last = request.time
-            findings += auditor.request(request)
-            findings += auditor.response(request, response) if response else []
+        for batch in Auditor(RULES).audit(HarReader(str(path))):
+            findings += batch
     except RecordingError as broken:
         error = broken
-    return findings + auditor.finish(last), error
+    return findings, error
 
 
 def rules(findings) -> set[str]:

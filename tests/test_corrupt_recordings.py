@@ -20,13 +20,15 @@ from hypothesis import strategies as st
 from mitmproxy import http, io
 from mitmproxy.io import tnetstring
 
+from redirect_audit.adapters.flowfile import FlowFileReader, _states
 from redirect_audit.adapters.flows import request_of, response_of
 from redirect_audit.adapters.har import HarReader
-from redirect_audit.adapters.recordings import FlowFileReader, RecordingError, _states
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
+from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
+
+from .harness.clients import send
+from .harness.process import ProxyProcess
 
 DATA = Path(__file__).parent / "data"
 HAR = DATA / "har"
@@ -63,18 +65,13 @@ def next_input_analysed(findings: list[dict]) -> bool:
 
 def audit(reader: FlowFileReader | HarReader) -> RecordingError | None:
     """The reader's records through the auditor, as `analyze` feeds them; every finding must serialise."""
-    auditor, findings, last, error = Auditor(RULES), [], 0.0, None
+    findings, error = [], None
     try:
-        for request, response in reader:
-            last = max(last, request.time)
-            findings += auditor.request(request)
-            if response is None:
-                auditor.error(request.flow_id)
-            else:
-                findings += auditor.response(request, response)
+        for batch in Auditor(RULES).audit(reader):
+            findings += batch
     except RecordingError as broken:
         error = broken
-    for finding in findings + auditor.finish(last):
+    for finding in findings:
         json.dumps(finding.record())
     return error
 
@@ -238,8 +235,10 @@ def test_deep_nesting_is_refused_at_a_bounded_depth(session, tmp_path):
         (lambda s: s["client_conn"].update(proxy_mode="nonsense:x"), "client_conn.proxy_mode: not a proxy mode"),
         (lambda s: s.update(version=99), "version: format 99: a newer mitmproxy than"),
         (lambda s: s.update(version="x"), "version: not a flow of a format mitmproxy"),
-        (lambda s: s.update(metadata={"redirect_audit_withheld": {"status_code": 307, "headers": "Location"}}),
-         "metadata.redirect_audit_withheld.headers: str where list is expected"),
+        (
+            lambda s: s.update(metadata={"redirect_audit_withheld": {"status_code": 307, "headers": "Location"}}),
+            "metadata.redirect_audit_withheld.headers: str where list is expected",
+        ),
     ],
 )
 def test_a_well_formed_value_that_is_no_valid_flow_names_the_field(session, tmp_path, change, message):

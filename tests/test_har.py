@@ -20,10 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from redirect_audit.adapters import har
-from redirect_audit.adapters.har import HarReader, RecordingError
+from redirect_audit.adapters.har import HarReader
 from redirect_audit.auditor import Auditor, Finding
 from redirect_audit.engine.model import Request, Response
 from redirect_audit.engine.pairing import Stats
+from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
 
 HAR = Path(__file__).parent / "data" / "har"
@@ -43,20 +44,19 @@ class Audit:
 def audit(path: Path) -> Audit:
     """Feed a HAR through the auditor as `redirect-audit analyze` does, keeping what came before a break."""
     auditor, reader = Auditor(RULES), HarReader(str(path))
-    records, bodies, findings, error, last = [], {}, [], None, 0.0
-    try:
-        for request, response in reader:
+    records, bodies, findings, error = [], {}, [], None
+
+    def kept(exchanges):
+        for request, response in exchanges:
             records.append((request, response))
             bodies[request.flow_id] = request.body.read()
-            findings += auditor.request(request)
-            if response is None:
-                auditor.error(request.flow_id)
-            else:
-                findings += auditor.response(request, response)
-            last = max(last, request.time, response.time if response else 0.0)
+            yield request, response
+
+    try:
+        for batch in auditor.audit(kept(reader)):
+            findings += batch
     except RecordingError as broken:
         error = broken
-    findings += auditor.finish(last)
     return Audit(records, bodies, findings, error, reader.skipped, auditor.stats)
 
 

@@ -13,10 +13,7 @@ from .exchanges import req, resp
 
 def respond(pairing, request, response):
     """A response as the auditor passes it on: a redirect the client received starts waiting."""
-    events, pending = pairing.response(request, response)
-    if pending is not None:
-        pairing.wait(pending)
-    return events
+    return pairing.response(request, response)
 
 
 def redirect(pairing, request, response):

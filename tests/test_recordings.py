@@ -10,8 +10,8 @@ from mitmproxy import http, io
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import tflow
 
+from redirect_audit.adapters.flowfile import FlowFileReader
 from redirect_audit.adapters.flows import request_of, response_of
-from redirect_audit.adapters.recordings import FlowFileReader
 
 MODES = ["regular", "transparent", "reverse:http://backend.example:8080", "upstream:http://up.example:3128", "socks5"]
 PEERS = [("10.0.0.7", 5000), ("::ffff:10.0.0.8", 5001), ("2001:db8::1", 5002, 0, 0), ("", 0)]

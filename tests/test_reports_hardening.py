@@ -9,13 +9,14 @@ import signal
 import subprocess
 
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.process import BIN, ProxyProcess
 from redirect_audit.engine.model import Body, Request, Response
+from redirect_audit.reports import html
 from redirect_audit.reports import session as session_module
 from redirect_audit.reports.session import Session
 from redirect_audit.rules.pack import RuleSet
 
 from .generated import SUMMARY_TOTAL, TITLE, write_har
+from .harness.process import BIN, ProxyProcess
 from .rawhttp import exchange
 
 RULES = RuleSet.load()
@@ -107,7 +108,7 @@ def test_flagged_chains_are_never_given_up_and_what_is_left_out_is_counted():
     drawn = {chain.id: bool(chain.findings) for chain in session.chains.chains.values()}
     assert drawn == {"c1": True, "c2": True}  # the clean chain 0 made room for chain 2; no room for 3 and 4
     assert (session.chains.seen, session.chains.left_out, session.chains.findings_left_out) == (5, 3, 2)
-    page = session.html(["test"])
+    page = html.page(session)
     assert TITLE.search(page).groups() == (str(session.tally.total), "5")
     assert "Not drawn below: 3 chains and 2 findings." in page
 
@@ -121,7 +122,7 @@ def test_a_chain_given_up_while_clean_is_drawn_from_the_hop_that_has_findings():
     _answer(session, second, 302, "http://shop.example/plain")  # hop 2: https-downgrade
     (chain,) = session.chains.chains.values()
     assert chain.id == "a" and [hop.number for hop in chain.hops] == [2] and chain.worst == "medium"
-    assert "from hop 2 (the hops before it are not drawn)" in session.html(["test"])
+    assert "from hop 2 (the hops before it are not drawn)" in html.page(session)
 
 
 def test_html_counts_every_finding_beyond_those_kept_in_memory(monkeypatch):
@@ -130,7 +131,7 @@ def test_html_counts_every_finding_beyond_those_kept_in_memory(monkeypatch):
     _chain(session, 0, True, time=1.0)
     _chain(session, 1, True, time=2.0)
     assert len(session.findings) == 1 < session.tally.total == 4
-    page = session.html(["test"])
+    page = html.page(session)
     assert TITLE.search(page).groups() == ("4", "2")
     assert re.search(r'<div class="card sev-critical"><div class="n">2</div>', page)
 
@@ -145,7 +146,7 @@ def test_console_lines_name_the_whole_chain(tmp_path):
 
 def test_html_report_notice_in_chromium(tmp_path):
     """The notice of what is left out is visible in a real browser; the page stays self-contained."""
-    from redirect_audit.demo.browser import chromium, page_context
+    from .harness.browser import chromium, page_context
 
     har = write_har(tmp_path / "big.har", [False] * 2001 + [True])
     html = tmp_path / "big.html"

@@ -9,15 +9,13 @@ address and the proxy mode. Both go through the same conversion of mitmproxy's o
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 from typing import Any, get_args
 
 from mitmproxy import http
 from mitmproxy.proxy import mode_specs
 
-from ..engine.model import Body, Exchange, Request, Response
+from ..engine.model import EARLIEST, LATEST, RECORDING_CLIENT, Body, Exchange, Request, Response
 
-RECORDING_CLIENT = "recording"  # the one client of a recording that has no client identity
 # Where a flow keeps the 3xx that block mode withheld from the client (its response is then the proxy's 403),
 # so that analysing the recording judges what the server sent.
 WITHHELD_KEY = "redirect_audit_withheld"
@@ -103,9 +101,6 @@ _REQUEST_FIELDS = {
 }
 _RESPONSE_FIELDS = {**_MESSAGE_FIELDS, "status_code": int, "timestamp_end": float | int | None}
 _MISSING = object()
-# Times the reports can print (datetime's range, with a day to spare for timeouts).
-EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
-LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 
 
 def _field(state: dict, prefix: str, name: str, expected: Any) -> Any:

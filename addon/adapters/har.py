@@ -20,22 +20,8 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 from urllib.parse import urlencode
 
-from ..engine.model import Body, Exchange, Headers, Request, Response, header
-from .flows import EARLIEST, LATEST, RECORDING_CLIENT
-
-
-class RecordingError(Exception):
-    """A recording is unreadable from some point on. The message names the file and where it broke, and says
-    that the findings before that point are kept when records were read before it (`records_before`, which
-    the reader sets when it knows)."""
-
-    def __init__(self, path: str, where: str, message: str, records_before: int = 0) -> None:
-        super().__init__(path, where, message)
-        self.path, self.where, self.message, self.records_before = path, where, message, records_before
-
-    def __str__(self) -> str:
-        kept = " (findings before that point are kept)" if self.records_before else ""
-        return f"{self.path}: {self.where}: {self.message}{kept}"
+from ..engine.model import EARLIEST, LATEST, RECORDING_CLIENT, Body, Exchange, Headers, Request, Response, header
+from ..errors import RecordingError
 
 
 class HarReader:
@@ -51,9 +37,10 @@ class HarReader:
         self.path = path
         self.name = os.path.basename(path)
         self.skipped = 0
+        self.position = 0  # bytes read: the whole file before the first record
 
     def __iter__(self) -> Iterator[Exchange]:
-        self.skipped = 0
+        self.skipped = self.position = 0
         records: list[Exchange] = []
         broken: RecordingError | None = None
         try:
@@ -62,6 +49,7 @@ class HarReader:
                     record = self._record(index, entry)
                     if record is not None:
                         records.append(record)
+                self.position = file.tell()
         except OSError as error:  # opening it: reading errors are breaks in the JSON
             broken = RecordingError(self.path, "open", error.strerror or str(error))
         except RecordingError as error:

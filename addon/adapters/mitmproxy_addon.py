@@ -14,25 +14,19 @@ import logging
 import sys
 import time
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mitmproxy import command, ctx, exceptions, http
 from mitmproxy import types as mtypes
 
+from .. import options
 from ..auditor import Auditor, Finding
 from ..engine.model import Request
-from ..engine.secrets import (
-    DEFAULT_MAX_PARSE_BYTES,
-    DEFAULT_REDIRECT_PARAMS,
-    DEFAULT_SECRET_FIELDS,
-    DEFAULT_SECRET_HEADERS,
-    SecretPolicy,
-    redact_url,
-)
+from ..engine.secrets import redact_url
+from ..options import OPTIONS, PREFIX
+from ..reports import FORMATS
 from ..reports.blocked import blocked_header, blocked_page
 from ..reports.session import Session
-from ..rules.pack import SEVERITIES, RuleSet
 from ..rules.yamlnodes import RulesError
 from .flows import WITHHELD_KEY, request_of, response_of, withheld_state
 
@@ -43,56 +37,6 @@ BLOCKED_MARK = ":no_entry:"
 BLOCKED_STATUS = 403
 METADATA_KEY = "redirect_audit"
 TICK_SECONDS = 1.0
-
-
-def parse_timeout(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise ValueError(f"redirect_audit_follow_timeout: not a number of seconds: {text!r}") from None
-    if not 0 < seconds < float("inf"):
-        raise ValueError(f"redirect_audit_follow_timeout: must be positive, got {text!r}")
-    return seconds
-
-
-_AUDITOR_OPTIONS = {
-    "redirect_audit_rules",
-    "redirect_audit_follow_timeout",
-    "redirect_audit_max_pending",
-    "redirect_audit_block_on",
-    "redirect_audit_secret_fields",
-    "redirect_audit_secret_headers",
-    "redirect_audit_redirect_params",
-    "redirect_audit_max_parse_bytes",
-}
-
-
-def _auditor_settings(options, key: bytes | None) -> dict:
-    """Auditor arguments from the options; ValueError or RulesError names what is wrong."""
-    if options.redirect_audit_max_pending < 1:
-        raise ValueError("redirect_audit_max_pending: must be at least 1")
-    if options.redirect_audit_max_parse_bytes < 0:
-        raise ValueError("redirect_audit_max_parse_bytes: must not be negative")
-    block_on = options.redirect_audit_block_on
-    if block_on is not None and block_on not in SEVERITIES:
-        raise ValueError(f"redirect_audit_block_on: one of {', '.join(SEVERITIES)}, not {block_on!r}")
-    policy = SecretPolicy(
-        fields=frozenset(name.lower() for name in options.redirect_audit_secret_fields),
-        headers=frozenset(name.lower() for name in options.redirect_audit_secret_headers),
-        redirect_params=frozenset(name.lower() for name in options.redirect_audit_redirect_params),
-        max_parse_bytes=options.redirect_audit_max_parse_bytes,
-        **({"key": key} if key else {}),
-    )
-    return {
-        "rules": RuleSet.load(list(options.redirect_audit_rules)),
-        "follow_timeout": parse_timeout(options.redirect_audit_follow_timeout),
-        "max_pending": options.redirect_audit_max_pending,
-        "policy": policy,
-        "block_on": block_on,
-    }
-
-
-OPTION_PREFIX = "redirect_audit_"
 
 
 @dataclass(slots=True)
@@ -130,16 +74,24 @@ def _refuse_unknown_options(options) -> None:
     """A misspelt option must not start the proxy with block mode silently off. mitmproxy keeps a `--set` (or
     config.yaml key) it does not know as deferred, for an addon that may register it later; ours are all
     registered by now, so a deferred one of ours is a typo."""
-    unknown = sorted(name for name in options.deferred if name.startswith(OPTION_PREFIX))
+    unknown = sorted(name for name in options.deferred if name.startswith(PREFIX))
     if not unknown:
         return
-    known = [name for name in options.keys() if name.startswith(OPTION_PREFIX)]  # noqa: SIM118 - no dict
+    known = [name for name in options.keys() if name.startswith(PREFIX)]  # noqa: SIM118 - no dict
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, known, n=1)
         hints.append(f"{name}" + (f" (did you mean {close[0]}?)" if close else ""))
     print(f"redirect-audit: unknown option {', '.join(hints)}", file=sys.stderr, flush=True)
     raise SystemExit(2)
+
+
+_AUDITOR_OPTIONS = frozenset(option.mitmproxy_name for option in OPTIONS.values())
+
+
+def _sentence(text: str) -> str:
+    """An option's help as mitmproxy shows it: a sentence."""
+    return text[0].upper() + text[1:] + "."
 
 
 class RedirectAudit:
@@ -154,63 +106,25 @@ class RedirectAudit:
         self._flows: weakref.WeakKeyDictionary[http.HTTPFlow, _FlowState] = weakref.WeakKeyDictionary()
 
     def load(self, loader) -> None:
-        add = loader.add_option
-        add(
-            "redirect_audit_rules",
-            Sequence[str],
-            [],
-            "Rule files applied after the default pack, in order (add, override or disable rules).",
-        )
-        add("redirect_audit_report", str | None, None, "Append findings to this JSON Lines file.")
-        add("redirect_audit_html", str | None, None, "Write the HTML report of the session to this file at exit.")
-        add(
-            "redirect_audit_follow_timeout",
-            str,
-            "30",
-            "Seconds a redirect waits for the client's follow-up before it counts as not followed.",
-        )
-        add(
-            "redirect_audit_max_pending",
-            int,
-            10_000,
-            "Most redirects waiting for a follow-up at once; beyond it the oldest is evicted and counted.",
-        )
-        add(
-            "redirect_audit_block_on",
-            str | None,
-            None,
-            "Block live violations of this severity or higher (info, low, medium, high, critical).",
-        )
-        add(
-            "redirect_audit_secret_fields",
-            Sequence[str],
-            list(DEFAULT_SECRET_FIELDS),
-            "Names of credential fields in forms, JSON bodies and queries (case-insensitive).",
-        )
-        add(
-            "redirect_audit_secret_headers",
-            Sequence[str],
-            list(DEFAULT_SECRET_HEADERS),
-            "Custom secret headers, besides Authorization, Cookie and Proxy-Authorization.",
-        )
-        add(
-            "redirect_audit_redirect_params",
-            Sequence[str],
-            list(DEFAULT_REDIRECT_PARAMS),
-            "Request parameters an open redirect takes its target from (case-insensitive).",
-        )
-        add("redirect_audit_max_parse_bytes", int, DEFAULT_MAX_PARSE_BYTES,
-            "Largest request body parsed for credential fields; larger ones count as unparsed.")  # fmt: skip
+        for option in OPTIONS.values():
+            loader.add_option(option.mitmproxy_name, option.type, option.default, _sentence(option.help))
+        for output in FORMATS.values():
+            loader.add_option(PREFIX + output.name, str | None, None, _sentence(output.help))
 
     def configure(self, updated: set[str]) -> None:
         if self.auditor is None:
             _refuse_unknown_options(ctx.options)
-        if self.auditor is not None and not updated & _AUDITOR_OPTIONS:
-            if "redirect_audit_report" in updated:
-                self._open_report(ctx.options.redirect_audit_report)
-            return
+        if self.auditor is None or updated & _AUDITOR_OPTIONS:
+            self._configure_auditor()
+        for name in FORMATS:
+            if PREFIX + name in updated:
+                self._output(name, getattr(ctx.options, PREFIX + name))
+
+    def _configure_auditor(self) -> None:
         try:
-            settings = _auditor_settings(ctx.options, self.auditor.policy.key if self.auditor else None)
+            settings = options.settings(
+                lambda name: getattr(ctx.options, PREFIX + name), self.auditor.policy.key if self.auditor else None
+            )
         except (ValueError, RulesError) as error:
             if self.auditor is None:  # start-up: the proxy never runs without its rules
                 print(f"redirect-audit: {error}", file=sys.stderr, flush=True)
@@ -218,35 +132,28 @@ class RedirectAudit:
             raise exceptions.OptionsError(str(error)) from None
         if self.auditor is None:
             self.auditor = Auditor(**settings)
-            self.session = Session(self.auditor, write_line=logger.warning)
+            self.session = Session(self.auditor, write_line=logger.warning, sources=self._sources())
         else:  # keep what is pending: only rules, limits and policy change
             self.auditor.rules = settings["rules"]
             self.auditor.block_on = settings["block_on"]
             self.auditor.pairing.follow_timeout = settings["follow_timeout"]
             self.auditor.pairing.max_pending = settings["max_pending"]
             self.auditor.pairing.policy = settings["policy"]
-        if "redirect_audit_report" in updated:
-            self._open_report(ctx.options.redirect_audit_report)
 
-    def _open_report(self, path: str | None) -> None:
+    def _output(self, name: str, path: str | None) -> None:
         try:
-            self.session.open_report(path)
+            self.session.output(name, path)
         except OSError as error:
-            raise exceptions.OptionsError(f"redirect_audit_report: cannot open {path}: {error}") from None
+            raise exceptions.OptionsError(f"{PREFIX}{name}: cannot write {path}: {error.strerror}") from None
 
-    @command.command("redirectaudit.jsonl")
-    def write_jsonl(self, path: mtypes.Path) -> None:
-        """Write the findings of this session so far as JSON Lines."""
-        self.session.write_jsonl(str(path))
-        kept, total = len(self.session.findings), self.session.tally.total
-        left = f" (the other {total - kept} were not kept in memory: see the report file)" if total > kept else ""
-        logger.warning(f"redirect-audit: {kept} findings written to {path}{left}")
-
-    @command.command("redirectaudit.html")
-    def write_html(self, path: mtypes.Path) -> None:
-        """Write the HTML report of this session so far."""
-        self.session.write_html(str(path), sources=self._sources())
-        logger.warning(f"redirect-audit: HTML report written to {path}")
+    def _snapshot(self, name: str, path: str) -> None:
+        self.session.snapshot(name, path)
+        if name == "report":  # what was not kept in memory is in the streamed report only
+            kept, total = len(self.session.findings), self.session.tally.total
+            left = f" (the other {total - kept} were not kept in memory: see the report file)" if total > kept else ""
+            logger.warning(f"redirect-audit: {kept} findings written to {path}{left}")
+        else:
+            logger.warning(f"redirect-audit: {name} written to {path}")
 
     @staticmethod
     def _sources() -> list[str]:
@@ -304,9 +211,7 @@ class RedirectAudit:
         now = time.time() if self._live_seen else self._last_time
         self._guarded(None, lambda: self.session.emit(self.auditor.finish(now)))
         logger.warning(self.session.summary())
-        if html_path := ctx.options.redirect_audit_html:
-            self._guarded(None, lambda: self.session.write_html(html_path, sources=self._sources()))
-        self.session.close()
+        self._guarded(None, self.session.close)
 
     def _on_request_headers(self, flow: http.HTTPFlow) -> None:
         if _may_stream(flow.request):
@@ -321,7 +226,7 @@ class RedirectAudit:
         # Stoppable: at its headers, by killing it; later, only if its body was buffered (not streamed) so far.
         live = flow.killable if at_headers else flow.live and flow.request.raw_content is not None
         findings = self.auditor.request(request, live=live)
-        own = [f for f in findings if f.flows["followup"] == flow.id]
+        own = [f for f in findings if f.flow == flow.id]
         self._annotate(flow, own)
         blocked = [f for f in own if f.action == "blocked"]
         if blocked:
@@ -342,7 +247,7 @@ class RedirectAudit:
         # Replaceable: at its headers always (the page takes over the body's stream); later, if not streamed.
         live = flow.live and (at_headers or flow.response.raw_content is not None)
         findings = self.auditor.response(state.request, response, live=live)
-        own = [f for f in findings if f.stage == "response" and f.flows["redirect"] == flow.id]
+        own = [f for f in findings if f.flow == flow.id]
         self._annotate(flow, own)
         blocked = [f for f in own if f.action == "blocked"]
         if blocked:
@@ -382,3 +287,17 @@ class RedirectAudit:
             url = redact_url(flow.request.pretty_url, self.auditor.policy) if flow and self.auditor else ""
             where = f" on flow {flow.id} ({flow.request.method} {url})" if flow else ""
             logger.warning(f"redirect-audit internal error{where}; traffic continues", exc_info=True)
+
+
+def _snapshot_command(name: str, output_command: str, help_text: str):
+    def write(self: RedirectAudit, path: mtypes.Path) -> None:
+        self._snapshot(name, str(path))
+
+    write.__doc__ = help_text
+    write.__name__ = f"write_{output_command}"
+    return command.command(f"redirectaudit.{output_command}")(write)
+
+
+for _output in FORMATS.values():  # a command per output format: `redirectaudit.jsonl PATH`, `redirectaudit.html PATH`
+    setattr(RedirectAudit, f"write_{_output.command}", _snapshot_command(_output.name, _output.command,
+                                                                         _output.command_help))  # fmt: skip

@@ -17,9 +17,11 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from ..adapters.recordings import RecordingError, open_recording, size
-from ..auditor import SEVERITY_ORDER, Auditor
-from ..engine.model import printable
+from ..adapters.inputs import open_recording, size
+from ..auditor import Auditor
+from ..engine.model import Severity, printable
+from ..errors import RecordingError
+from ..reports import FORMATS
 from ..reports.session import Session
 
 INPUT_ERROR = 2
@@ -27,7 +29,8 @@ FAILED = 1
 INTERRUPTED = 130
 
 
-def analyze(args: argparse.Namespace, rules) -> int:
+def analyze(args: argparse.Namespace, settings: dict) -> int:
+    """`settings`: the Auditor's arguments, from the options."""
     progress = tqdm(
         total=sum(size(path) for path in args.inputs),
         unit="B",
@@ -36,23 +39,22 @@ def analyze(args: argparse.Namespace, rules) -> int:
         disable=not sys.stderr.isatty(),
         leave=False,
     )
-    auditor = Auditor(rules, follow_timeout=args.follow_timeout, max_pending=args.max_pending)
-    session = Session(auditor, write_line=(lambda line: None) if args.quiet else progress.write)
-    session.open_report(args.report)  # writable: checked before any work
+    auditor = Auditor(**settings)
+    quiet = (lambda line: None) if args.quiet else progress.write
+    session = Session(auditor, write_line=quiet, sources=list(args.inputs))
+    for name in FORMATS:  # writable: checked before any work
+        session.output(name, getattr(args, name))
     with _stop_on_interrupt() as stop:
         broken = _read_all(args.inputs, auditor, session, progress, stop)
     progress.close()
     print(session.summary())
-    if args.html:  # writable: checked before any work
-        session.write_html(args.html, sources=list(args.inputs))
-        print(f"HTML report: {printable(args.html)}")
-    session.close()
+    for path in session.close():
+        print(f"written: {printable(path)}")
     if stop.requested:
         return INTERRUPTED
     if broken:
         return INPUT_ERROR
-    threshold = SEVERITY_ORDER[args.fail_on] if args.fail_on else None
-    if threshold is not None and any(SEVERITY_ORDER[severity] >= threshold for _, severity in session.tally.by_rule):
+    if args.fail_on and any(Severity(severity) >= args.fail_on for _, severity in session.tally.by_rule):
         return FAILED
     return 0
 
@@ -61,23 +63,15 @@ def _read_all(inputs: list[str], auditor: Auditor, session: Session, progress: t
     """Every input through the auditor, until a stop is requested; the number of broken inputs."""
     broken = 0
     for path in inputs:
-        last_time, done = 0.0, 0
+        done = 0
         try:
             recording = open_recording(path)
-            for request, response in recording:
-                last_time = max(last_time, request.time)
-                session.emit(auditor.request(request))
-                if response is None:
-                    auditor.error(request.flow_id)
-                else:
-                    session.emit(auditor.response(request, response))
+            for findings in auditor.audit(recording, stop=lambda: stop.requested):
+                session.emit(findings)
                 done = _advance(progress, recording, done)
-                if stop.requested:
-                    break
         except RecordingError as error:
             broken += 1
             progress.write(f"redirect-audit analyze: {error}", file=sys.stderr)
-        session.emit(auditor.finish(last_time))  # end of this input: what is pending was not followed
         if stop.requested:
             progress.write(f"redirect-audit analyze: interrupted in {printable(path)}; the summary and reports "
                            "cover what was read", file=sys.stderr)  # fmt: skip
@@ -110,7 +104,7 @@ def _stop_on_interrupt() -> Iterator[_StopRequest]:
 
 
 def _advance(progress: tqdm, recording, done: int) -> int:
-    position = getattr(recording, "position", done)
+    position = recording.position
     if position > done:
         progress.update(position - done)
     return max(done, position)

@@ -11,17 +11,20 @@ import asyncio
 import os
 import sys
 import textwrap
+from typing import Any
 
-from .. import __version__
+from .. import __version__, options
 from ..engine.facts import CATALOG
-from ..engine.model import printable
-from ..rules.pack import SEVERITIES, RuleSet
+from ..engine.model import SEVERITIES, printable
+from ..options import OPTIONS, PREFIX
+from ..reports import FORMATS
+from ..rules.pack import RuleSet
 from ..rules.yamlnodes import RulesError
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
 BROKEN_PIPE = 141
-OUTPUTS = ("report", "html", "save")  # options naming a file a command writes
+OUTPUTS = (*FORMATS, "save")  # options naming a file a command writes
 
 
 def _rules_option(parser: argparse.ArgumentParser) -> None:
@@ -42,41 +45,38 @@ def _load_rules(paths: list[str]) -> RuleSet:
         raise SystemExit(USAGE_ERROR) from None
 
 
-def _positive_float(text: str) -> float:
-    from ..adapters.mitmproxy_addon import parse_timeout
-
-    try:
-        parse_timeout(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return float(text)
+def _given(args: argparse.Namespace, name: str) -> Any:
+    """An option's value from the command line, or its default when not given there."""
+    value = getattr(args, name, None)
+    return OPTIONS[name].default if value is None else value
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
     from .proxy import serve
 
-    _load_rules(args.rules)  # refuse to start without valid rules, with the file and line
-    settings = {
-        "listen_host": args.listen_host,
-        "listen_port": args.listen_port,
-        "redirect_audit_rules": args.rules,
-        "redirect_audit_report": args.report,
-        "redirect_audit_follow_timeout": str(args.follow_timeout),
-        "redirect_audit_max_pending": args.max_pending,
-    }
-    if args.block_on:
-        settings["redirect_audit_block_on"] = args.block_on
+    _load_rules(args.rules or [])  # refuse to start without valid rules, with the file and line
+    settings = {"listen_host": args.listen_host, "listen_port": args.listen_port}
+    # only what the command line gives: the rest keeps what --set, config.yaml and the defaults say
+    for name, option in OPTIONS.items():
+        if getattr(args, name, None) is not None:
+            settings[option.mitmproxy_name] = getattr(args, name)
+    for name in FORMATS:
+        if getattr(args, name) is not None:
+            settings[PREFIX + name] = getattr(args, name)
     if args.save:
         settings["save_stream_file"] = args.save
-    if args.html:
-        settings["redirect_audit_html"] = args.html
     return asyncio.run(serve(settings, args.set))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analyze import analyze
 
-    return analyze(args, _load_rules(args.rules))
+    try:
+        settings = options.settings(lambda name: _given(args, name))
+    except RulesError as error:
+        print(f"redirect-audit: invalid rules: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    return analyze(args, settings)
 
 
 def cmd_rules_list(args: argparse.Namespace) -> int:
@@ -127,6 +127,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(https=args.https)
 
 
+def _declared_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """The flags of the options and output formats declared for `command` (options.OPTIONS, reports.FORMATS)."""
+    for option in OPTIONS.values():
+        if command not in option.commands:
+            continue
+        if option.repeatable:
+            parser.add_argument(option.flag, dest=option.name, action="append", metavar=option.metavar,
+                                help=option.help)  # fmt: skip
+        else:
+            kind = int if option.type is int else str
+            shown = f"{option.help} (default {option.default})" if option.default else option.help
+            parser.add_argument(option.flag, dest=option.name, type=_checked(option, kind), metavar=option.metavar,
+                                help=shown)  # fmt: skip
+    for output in FORMATS.values():
+        if command in output.commands:
+            parser.add_argument(f"--{output.name}", metavar=output.metavar, help=output.help)
+
+
+def _checked(option, kind):
+    """A flag's value as mitmproxy's option takes it, refused by argparse (exit 2) when the option's check fails."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+            option.check(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return value
+
+    parse.__name__ = option.name  # argparse names the flag's type in its message
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="redirect-audit",
@@ -138,30 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     proxy = commands.add_parser("proxy", help="run an intercepting proxy that audits the redirects through it")
     proxy.add_argument("--listen-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     proxy.add_argument("--listen-port", type=int, default=8080, help="port to listen on (default 8080)")
-    _rules_option(proxy)
-    proxy.add_argument("--report", metavar="FILE.jsonl", help="append findings to this JSON Lines file")
-    proxy.add_argument("--html", metavar="FILE.html", help="write the HTML report of the session at exit")
+    _declared_options(proxy, "proxy")
     proxy.add_argument("--save", metavar="FILE.mitm", help="save the flows, with findings, as a mitmproxy flow file")
-    proxy.add_argument(
-        "--follow-timeout",
-        type=_positive_float,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long a redirect waits for its follow-up (default 30)",
-    )
-    proxy.add_argument(
-        "--max-pending",
-        type=int,
-        default=10_000,
-        metavar="N",
-        help="most redirects waiting for a follow-up at once (default 10000)",
-    )
-    proxy.add_argument(
-        "--block-on",
-        choices=SEVERITIES,
-        metavar="SEVERITY",
-        help="block live violations of this severity or higher: info, low, medium, high, critical",
-    )
     proxy.add_argument(
         "--set",
         action="append",
@@ -173,25 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", help="audit recordings: mitmproxy flow files and HAR files")
     analyze.add_argument("inputs", nargs="+", metavar="INPUT", help="flow file (.mitm) or HAR file")
-    _rules_option(analyze)
-    analyze.add_argument("--report", metavar="FILE.jsonl", help="append findings to this JSON Lines file")
-    analyze.add_argument("--html", metavar="FILE.html", help="write the HTML report to this file")
+    _declared_options(analyze, "analyze")
     analyze.add_argument(
         "--fail-on", choices=SEVERITIES, metavar="SEVERITY", help="exit 1 when a finding reaches this severity"
-    )
-    analyze.add_argument(
-        "--follow-timeout",
-        type=_positive_float,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long a redirect waits for its follow-up, in recorded time (default 30)",
-    )
-    analyze.add_argument(
-        "--max-pending",
-        type=int,
-        default=10_000,
-        metavar="N",
-        help="most redirects waiting for a follow-up at once (default 10000)",
     )
     analyze.add_argument("-q", "--quiet", action="store_true", help="print only the summary, not each finding")
     analyze.set_defaults(func=cmd_analyze)
@@ -242,8 +237,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("proxy", "analyze") and args.max_pending < 1:
-        build_parser().error("--max-pending must be at least 1")
     _check_outputs(args)
     try:
         return args.func(args)

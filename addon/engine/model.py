@@ -6,9 +6,44 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RECORDING_CLIENT = "recording"  # the one client of a recording that has no client identity
+# Times the reports can print (datetime's range, with a day to spare for timeouts): a recording's times must be in it.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
+class Severity(str):
+    """How bad a finding is: the word reports, rules and options spell it with, ordered by rank."""
+
+    ORDER = ("info", "low", "medium", "high", "critical")
+
+    def __new__(cls, value: str) -> Severity:
+        if value not in cls.ORDER:
+            raise ValueError(f"one of {', '.join(cls.ORDER)}, not {value!r}")
+        return super().__new__(cls, value)
+
+    @property
+    def rank(self) -> int:
+        return self.ORDER.index(self)
+
+    def __lt__(self, other: str) -> bool:
+        return self.rank < Severity(other).rank
+
+    def __le__(self, other: str) -> bool:
+        return self.rank <= Severity(other).rank
+
+    def __gt__(self, other: str) -> bool:
+        return self.rank > Severity(other).rank
+
+    def __ge__(self, other: str) -> bool:
+        return self.rank >= Severity(other).rank
+
+
+SEVERITIES = Severity.ORDER
 _NOT_UTF8 = re.compile("[\ud800-\udfff]")
 
 

@@ -73,7 +73,7 @@ class Pending:
     keys: tuple[Key, ...]
     chain: _Chain
     hop: int
-    original: F.Original
+    original: F.Original | None  # None only while its 3xx is judged
     redirect_flow: str
     stopped: bool = False  # block mode stopped a follow-up of it
     size: int = 0  # bytes it holds, about
@@ -132,6 +132,8 @@ class Pairing:
     ) -> None:
         self.follow_timeout = follow_timeout
         self.max_pending = max_pending
+        # The 3xx's facts a pending redirect keeps: what rules read at later stages, and what reports show.
+        self.keep: frozenset[str] = frozenset(name for name, fact in F.CATALOG.items() if fact.redirect)
         self.policy = policy or SecretPolicy()
         self.cookies = CookieJar()
         self.stats = Stats()
@@ -176,9 +178,10 @@ class Pairing:
         events.append(event)
         return events
 
-    def response(self, request: Request, response: Response) -> tuple[list[Event], Pending | None]:
-        """A response completed. For a redirect status: its event, and the Pending that `wait` starts
-        (the caller may drop it instead, when it stopped the redirect from reaching the client)."""
+    def response(self, request: Request, response: Response) -> list[Event]:
+        """A response came. A redirect's event is the first of its facts' readers; a redirect with a usable
+        Location then waits for its follow-up, unless the response was withheld from the client when it was
+        recorded (`withhold` says so of a live one)."""
         events = self.expire(response.time)
         followed, revisit = self._inflight.pop(request.flow_id, (None, False))
         chain, previous_hop = (followed.chain, followed.hop) if followed else (None, 0)
@@ -187,7 +190,7 @@ class Pairing:
         if set_cookies and start is not None:
             self.cookies.learn(request.client, start.host, set_cookies)
         if response.status not in REDIRECT_STATUSES:
-            return events, None
+            return events
         self.stats.redirects += 1
         if chain is None:
             chain = _Chain(request.flow_id, start.origin if start else "")
@@ -198,33 +201,34 @@ class Pairing:
         self.stats.unparsed_bodies += credentials.unparsed
         chain.carried_secrets = chain.carried_secrets or credentials.any
         hop = previous_hop + 1
-        redirect = F.redirect_facts(request, response, hop, credentials, chain.carried_secrets, loop, self.policy)
-        kept = self._kept(redirect)
-        origin = start.origin_only() if start else None
-        original = F.Original(
-            kept, request.body.detach(), credentials, origin, response.time, request.connection, request.user_agent
-        )
-        entry = Pending((), chain, hop, original, request.flow_id)
-        event = self._event("response", redirect, entry, request.client, None, response.time)
-        event.user_agent = original.user_agent
+        context = F.Redirect(request, response, hop, credentials, chain.carried_secrets, loop, self.policy)
+        facts = F.Facts(context)
+        entry = Pending((), chain, hop, None, request.flow_id)
+        event = self._event("response", facts, entry, request.client, None, response.time)
+        event.user_agent = request.user_agent
         events.append(event)
-        if redirect["location_state"] != "ok":
-            return events, None
-        targets = urls.readings(request.url, redirect["location_raw"])
-        entry.keys = tuple(dict.fromkeys((request.client, _target(target.key)) for target in targets))
-        entry.size = ENTRY_BYTES + sum(len(value) for value in kept.values() if isinstance(value, str))
-        return events, entry
+        if facts["location_state"] == "ok" and not response.withheld:
+            kept = self._kept({name: facts[name] for name in self.keep})
+            entry.original = F.Original(
+                kept, request.body.detach(), credentials, start.origin_only() if start else None, response.time,
+                request.connection, request.user_agent,
+            )  # fmt: skip
+            targets = urls.readings(request.url, context.raw)
+            entry.keys = tuple(dict.fromkeys((request.client, _target(target.key)) for target in targets))
+            entry.size = ENTRY_BYTES + sum(len(value) for value in kept.values() if isinstance(value, str))
+            self._add(entry)
+        return events
 
-    def wait(self, entry: Pending) -> None:
-        """Start waiting for the follow-up of a redirect the client received."""
-        self._add(entry)
+    def withhold(self, flow_id: str) -> None:
+        """The 3xx of this flow was kept from its client (block mode replaced it): nobody will follow it."""
+        if (seq := self._by_redirect.get(flow_id)) is not None:
+            self._forget(seq, self._pending.pop(seq))
 
     def error(self, flow_id: str) -> None:
         """A flow ended without a (whole) response: it will not continue a chain; and a 3xx cut off after its
         headers never reached its client, which will not follow it."""
         self._inflight.pop(flow_id, None)
-        if (seq := self._by_redirect.get(flow_id)) is not None:
-            self._forget(seq, self._pending.pop(seq))
+        self.withhold(flow_id)
 
     def stopped(self, flow_id: str) -> None:
         """Block mode stopped this follow-up: its redirect waits again, so that a client retrying it (curl does,
@@ -270,15 +274,16 @@ class Pairing:
     def _left_origin(chain: _Chain, url: urls.Url) -> bool:
         return chain.left_origin or url.origin != chain.first_origin
 
-    def _followup_facts(self, entry: Pending, request: Request, url: urls.Url, upgraded: bool) -> dict:
+    def _followup_facts(self, entry: Pending, request: Request, url: urls.Url, upgraded: bool) -> F.Facts:
         left_origin = self._left_origin(entry.chain, url)
-        return F.followup_facts(entry.original, request, url, upgraded, left_origin, self.policy, self.cookies)
+        context = F.Followup(entry.original, request, url, upgraded, left_origin, self.policy, self.cookies)
+        return F.Facts(context, entry.original.facts)
 
     def _unfollowed(self, entry: Pending, now: float) -> Event | None:
         if entry.stopped:
             return None
         self.stats.not_followed += 1
-        event = self._event("no-followup", entry.original.facts, entry, entry.client, None, now)
+        event = self._event("no-followup", F.Facts(None, entry.original.facts), entry, entry.client, None, now)
         event.user_agent = entry.original.user_agent
         return event
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..auditor import SEVERITY_ORDER, Finding
+from ..auditor import Finding
 from ..engine.facts import MAX_REDIRECTS
-from ..engine.model import Event, printable
+from ..engine.model import Event, Severity, printable
 
 MAX_HOPS = MAX_REDIRECTS + 2  # drawn per chain: one past Fetch's limit shows a loop or an overlong chain
 MAX_BYTES = 8 * 1024 * 1024  # the URLs kept for drawing, all chains together: memory bounded in bytes too
@@ -34,7 +34,7 @@ class Hop:
 
     @property
     def worst(self) -> str | None:
-        return max((f.severity for f in self.findings), key=SEVERITY_ORDER.__getitem__, default=None)
+        return max((Severity(f.severity) for f in self.findings), default=None)
 
     @property
     def size(self) -> int:
@@ -54,7 +54,7 @@ class Chain:
 
     @property
     def worst(self) -> str | None:
-        return max((f.severity for f in self.findings), key=SEVERITY_ORDER.__getitem__, default=None)
+        return max((Severity(f.severity) for f in self.findings), default=None)
 
 
 class ChainLog:

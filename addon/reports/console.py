@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..auditor import SEVERITY_ORDER, Finding
+from ..auditor import Finding
+from ..engine.model import Severity
 from ..engine.pairing import Stats
 
 
@@ -50,7 +51,7 @@ class Tally:
         if not self.by_rule:
             lines.append("no findings")
             return "\n".join(lines)
-        rows = sorted(self.by_rule.items(), key=lambda item: (-SEVERITY_ORDER[item[0][1]], item[0][0]))
+        rows = sorted(self.by_rule.items(), key=lambda item: (-Severity(item[0][1]).rank, item[0][0]))
         width = max(len(rule) for (rule, _), _ in rows)
         lines.append(f"{'severity':<9} {'rule':<{width}} {'count':>5}")
         lines += [f"{severity:<9} {rule:<{width}} {count:>5}" for (rule, severity), count in rows]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ..auditor import Finding
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 class JsonLinesReport:
     def __init__(self, path: str, append: bool = True) -> None:
-        self.path = path
         self._file: IO[str] = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115 - see close()
 
     def write(self, finding: Finding) -> None:
@@ -19,3 +21,13 @@ class JsonLinesReport:
 
     def close(self) -> None:
         self._file.close()
+
+
+def snapshot(session: Session, path: str) -> None:
+    """The findings of the session so far (those it kept in memory), in a new file."""
+    report = JsonLinesReport(path, append=False)
+    try:
+        for finding in session.findings:
+            report.write(finding)
+    finally:
+        report.close()

@@ -9,11 +9,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..engine.facts import STAGES
+from ..engine.facts import CATALOG, STAGES
+from ..engine.model import SEVERITIES, Severity
 from .condition import ConditionError, Test, compile_condition, glob_pattern
 from .yamlnodes import Node, RulesError, load
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 ACTIONS = ("log", "block")
 DEFAULT_PACK = "default.yaml"
 
@@ -32,7 +32,7 @@ _OVERRIDE_KEYS = ("severity", "action", "hosts", "exclude_hosts")
 class Rule:
     id: str
     title: str
-    severity: str
+    severity: Severity
     action: str  # log | block
     stage: str  # response | followup | no-followup: when the rule is judged
     description: str
@@ -42,13 +42,13 @@ class Rule:
     hosts: tuple[str, ...]  # globs on redirect_host; empty: every host
     exclude_hosts: tuple[str, ...]
     source: str  # file:line where the rule (or its last override) was written
-    escalations: tuple[tuple[str, Test], ...] = ()  # (severity, condition): the first that holds raises it
+    escalations: tuple[tuple[Severity, Test], ...] = ()  # (severity, condition): the first that holds raises it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_include", tuple(glob_pattern(g) for g in self.hosts))
         object.__setattr__(self, "_exclude", tuple(glob_pattern(g) for g in self.exclude_hosts))
 
-    def severity_for(self, facts: dict[str, Any]) -> str:
+    def severity_for(self, facts: dict[str, Any]) -> Severity:
         return next((severity for severity, test in self.escalations if test(facts)), self.severity)
 
     def holds(self, facts: dict[str, Any]) -> bool:
@@ -84,6 +84,12 @@ class RuleSet:
         for path in files:
             _apply_file(path, rules)
         return cls(list(rules.values()), files)
+
+    def facts_read(self, *stages: str) -> frozenset[str]:
+        """The 3xx's facts that rules judged at these stages read."""
+        return frozenset(
+            name for stage in stages for rule in self.by_stage[stage] for name in rule.facts if CATALOG[name].redirect
+        )
 
     def matching(self, stage: str, facts: dict[str, Any]) -> list[Rule]:
         return [rule for rule in self.by_stage[stage] if rule.holds(facts)]
@@ -165,12 +171,12 @@ def _rule(path: str, node: Node) -> Rule:
         if item.kind != "mapping" or set(item.value) != set(_ESCALATION_KEYS):
             raise RulesError(path, item.line, "an escalation is a mapping of severity and when", rule_id)
         raised, raised_facts = _condition(path, item.value["when"], stage, rule_id)
-        escalations.append((_choice(path, item.value["severity"], SEVERITIES, "severity", rule_id), raised))
+        escalations.append((Severity(_choice(path, item.value["severity"], SEVERITIES, "severity", rule_id)), raised))
         used += tuple(name for name in raised_facts if name not in used)
     return Rule(
         id=rule_id,
         title=_text(path, fields["title"], "title", rule_id),
-        severity=_choice(path, fields["severity"], SEVERITIES, "severity", rule_id),
+        severity=Severity(_choice(path, fields["severity"], SEVERITIES, "severity", rule_id)),
         action=_choice(path, fields.get("action"), ACTIONS, "action", rule_id, default="log"),
         stage=stage,
         description=_text(path, fields["description"], "description", rule_id).strip(),
@@ -200,7 +206,7 @@ def _override(path: str, rule_id: str, node: Node, rules: dict[str, Rule]) -> Ru
     rule, fields = rules[rule_id], node.value
     changes: dict[str, Any] = {"source": f"{path}:{node.line}"}
     if "severity" in fields:
-        changes["severity"] = _choice(path, fields["severity"], SEVERITIES, "severity", rule_id)
+        changes["severity"] = Severity(_choice(path, fields["severity"], SEVERITIES, "severity", rule_id))
     if "action" in fields:
         changes["action"] = _choice(path, fields["action"], ACTIONS, "action", rule_id)
     for key in ("hosts", "exclude_hosts"):

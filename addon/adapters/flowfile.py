@@ -1,4 +1,4 @@
-"""Recordings as engine records: mitmproxy flow files (every format the installed mitmproxy reads) and HAR.
+"""mitmproxy flow files (every format the installed mitmproxy reads) as engine records.
 
 Flow files are read as mitmproxy's FlowReader reads them (tnetstring, then migrated to this mitmproxy's
 format), without building whole flows and without running them through mitmproxy's addons. The tnetstring
@@ -6,9 +6,6 @@ reader is this module's own: mitmproxy's recurses (deep nesting is a RecursionEr
 (a huge one is a MemoryError) and quotes the data in its errors (the password of a form body, printed). This
 one is iterative with a bounded depth, checks every length against the bytes there are, and says where it
 broke by byte offset and the field being read, never by content.
-
-The kind of file is told by its first byte after a byte-order mark and whitespace: HAR is a JSON object, a
-flow file a tnetstring (it starts with a length).
 """
 
 from __future__ import annotations
@@ -22,10 +19,8 @@ from mitmproxy import version
 from mitmproxy.io import compat
 
 from ..engine.model import Exchange
+from ..errors import RecordingError
 from .flows import InvalidFlow, exchange_of_state
-from .har import HarReader, RecordingError
-
-__all__ = ["FlowFileReader", "HarReader", "RecordingError", "open_recording", "size"]
 
 
 class FlowFileReader:
@@ -199,51 +194,3 @@ def _migrated(state: dict) -> dict:
         if isinstance(found, int) and version.FLOW_FORMAT_VERSION < found < 1000:
             raise InvalidFlow("version", f"format {found}: a newer mitmproxy than {version.VERSION} wrote it") from None
         raise InvalidFlow("version", f"not a flow of a format mitmproxy {version.VERSION} reads") from None
-
-
-def open_recording(path: str) -> FlowFileReader | HarReader:
-    """The reader for the file's kind, told by its first byte after a byte-order mark and whitespace."""
-    try:
-        with open(path, "rb") as file:
-            offset, head = _head(file)
-    except OSError as error:
-        raise RecordingError(path, "open", error.strerror or str(error)) from None
-    if head[:1] in (b"{", b"["):  # JSON: the HAR reader says what is wrong if it is not HAR
-        return HarReader(path)
-    if head[:1].isdigit():
-        return FlowFileReader(path)
-    if not head:
-        raise RecordingError(path, f"byte {offset}", "empty file")
-    looks = next((kind for magic, kind in _LOOKS if head.startswith(magic)), None)
-    looks = looks or ("text" if _PRINTABLE.fullmatch(head) else "binary data")
-    raise RecordingError(path, f"byte {offset}", f"neither a HAR file nor a flow file (it looks like {looks})")
-
-
-_BOM = b"\xef\xbb\xbf"
-_SPACE = b" \t\r\n"  # JSON's whitespace
-_PRINTABLE = re.compile(rb"[\t\n\r\x20-\x7e]*")
-_CHUNK = 1 << 16
-_LOOKS = [
-    (b"\x1f\x8b", "gzip-compressed data"),
-    (b"PK\x03\x04", "a zip archive"),
-    (b"<", "HTML or XML"),
-]
-
-
-def _head(file: BinaryIO) -> tuple[int, bytes]:
-    """The byte offset of the first byte after a byte-order mark and whitespace, and a few bytes from it."""
-    offset, data = 0, file.read(_CHUNK)  # offset: of data[0] in the file
-    skip = len(_BOM) if data.startswith(_BOM) else 0
-    while data:
-        head = data[skip:].lstrip(_SPACE)
-        if head:
-            return offset + len(data) - len(head), head[:16]
-        offset, skip, data = offset + len(data), 0, file.read(_CHUNK)
-    return offset, b""
-
-
-def size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
