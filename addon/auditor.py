@@ -19,30 +19,58 @@ from .engine.secrets import SecretPolicy, redact_url
 from .rules.pack import Rule, RuleSet
 
 
+def _doc(text: str, **options: Any) -> Any:
+    """A field of the report, with what it holds (the reference lists it)."""
+    return field(metadata={"doc": text}, **options)
+
+
 @dataclass
 class Finding:
-    """One rule that fired: a record of the JSON Lines report (see the README for the schema)."""
+    """One rule that fired: a record of the JSON Lines report. Each field says what it holds; docs/reference.md
+    lists them with their JSON types (`scripts/reference.py`)."""
 
-    rule: str
-    severity: Severity
-    title: str
-    action: str  # logged | blocked
-    status: int
-    redirect_url: str
-    location: str | None
-    original_method: str
-    followup_method: str | None
-    followup_url: str | None
-    client: str
-    user_agent: str | None  # the follow-up's, else the redirected request's
-    chain: dict[str, Any]  # {"id": ..., "hop": ...}
-    flows: dict[str, str | None]  # {"redirect": flow id of the 3xx, "followup": flow id or null}
-    pairing: str | None  # unique | matched | ambiguous; null without a follow-up
-    oauth_flow: str | None  # the OAuth, OpenID Connect or SAML login it belongs to: the flow id of its start
-    references: list[str]
-    evidence: dict[str, Any]
-    time: str  # ISO 8601, UTC
-    stage: str = field(repr=False, default="followup")
+    rule: str = _doc("The rule's id.")
+    severity: Severity = _doc(
+        "`info`, `low`, `medium`, `high` or `critical`: the rule's, after overrides and escalations."
+    )
+    title: str = _doc("The rule's title.")
+    action: str = _doc("`logged`, or `blocked` when the proxy stopped the bytes (block mode).")
+    status: int = _doc("Status code of the redirect.")
+    redirect_url: str = _doc("URL of the request answered with the 3xx (redacted).")
+    location: str | None = _doc(
+        "The Location resolved as a browser does (redacted); null when there is none to resolve."
+    )
+    original_method: str = _doc("Method of the request answered with the 3xx.")
+    followup_method: str | None = _doc("Method of the follow-up; null without one.")
+    followup_url: str | None = _doc("URL of the follow-up (redacted); null without one.")
+    client: str = _doc("The client: its peer IP, or `recording` for a recording without one (a HAR file).")
+    user_agent: str | None = _doc("The follow-up's User-Agent, else the redirected request's (cut to 256 characters).")
+    chain: dict[str, Any] = _doc(
+        '`{"id": flow id of the chain\'s first request, "hop": number of this redirect in the chain, from 1}`.'
+    )
+    flows: dict[str, str | None] = _doc(
+        '`{"redirect": flow id of the 3xx, "followup": flow id of the follow-up, or null}`.'
+    )
+    pairing: str | None = _doc(
+        "How the follow-up was paired: `unique` (the only redirect waiting for its target), `matched` (several; "
+        "one explained it best), `ambiguous` (several explained it equally; the oldest was taken); null without a "
+        "follow-up."
+    )
+    oauth_flow: str | None = _doc(
+        "The OAuth, OpenID Connect or SAML login it belongs to: the flow id where its authorization request was first "
+        "seen; null for a finding of no login."
+    )
+    references: list[str] = _doc("The rule's spec references.")
+    evidence: dict[str, Any] = _doc(
+        "The facts the rule's condition and escalations read, with their values: names and fingerprints, never a "
+        "secret's value."
+    )
+    time: str = _doc("ISO 8601 UTC time of the event: the follow-up's start, the 3xx, or the expiry.")
+    stage: str = _doc(
+        "What the rule was judged on: `response`, `followup`, `no-followup` or `flow` (a step of a login).",
+        repr=False,
+        default="followup",
+    )
 
     @property
     def flow(self) -> str | None:

@@ -65,7 +65,9 @@ from urllib.parse import urljoin, urlsplit
 from bench_rounds import in_turn
 
 import redirect_audit
-from redirect_audit.demo.process import BIN, ProxyProcess, addon_script, free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, for the test harness
+from tests.harness.process import BIN, ProxyProcess, addon_script, free_port  # noqa: E402
 
 ORIGINS = ("127.0.0.1", "127.0.0.2")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)

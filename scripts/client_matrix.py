@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redirect_audit.demo import matrix, spellings
-from redirect_audit.demo.clients import matrix_clients, version
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+sys.path.insert(0, str(ROOT))  # the checkout, for the test harness
+from tests.harness import matrix, spellings  # noqa: E402
+from tests.harness.clients import matrix_clients, version  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +33,7 @@ def main() -> None:
     if not args.no_browser:
         import subprocess
 
-        from redirect_audit.demo.browser import CHROMIUM
+        from tests.harness.browser import CHROMIUM
 
         chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
         versions |= {"chromium-fetch": chromium, "chromium-form": chromium, "chromium-navigation": chromium}

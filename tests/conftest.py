@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from redirect_audit.demo.process import ProxyProcess
-from redirect_audit.demo.upstream import ScenarioUpstream
+from .harness.process import ProxyProcess
+from .harness.upstream import ScenarioUpstream
 
 
 @pytest.fixture(scope="module")

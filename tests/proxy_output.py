@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mitmproxy import http, io
 
-from redirect_audit.demo.process import ProxyProcess
+from .harness.process import ProxyProcess
 
 PROBE_RULES = str(Path(__file__).parent / "data" / "probe-rules.yaml")
 REPORT_FIELDS = {

@@ -16,10 +16,11 @@ from mitmproxy.test import taddons
 from redirect_audit.adapters.har import HarReader
 from redirect_audit.adapters.mitmproxy_addon import RedirectAudit
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import BIN, ProxyProcess, addon_script
 from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
+
+from .harness.clients import send
+from .harness.process import BIN, ProxyProcess, addon_script
 
 DATA = Path(__file__).parent / "data"
 HAR = DATA / "har"

@@ -19,13 +19,13 @@ import pytest
 import zstandard
 
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.engine.model import Body
 from redirect_audit.engine.secrets import SecretPolicy, credentials_of
 from redirect_audit.rules.pack import RuleSet
 
 from .exchanges import req, resp
+from .harness.clients import send
+from .harness.process import ProxyProcess
 from .test_secret_rules import audit
 
 POLICY = SecretPolicy()

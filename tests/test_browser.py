@@ -8,8 +8,8 @@ import re
 import secrets
 import subprocess
 
-from redirect_audit.demo.browser import LOOPBACK_ONLY, chromium, page_context
-from redirect_audit.demo.process import BIN, ProxyProcess
+from .harness.browser import LOOPBACK_ONLY, chromium, page_context
+from .harness.process import BIN, ProxyProcess
 
 
 def login(upstream, proxy, status: int, tag: str, password: str, har: str | None = None) -> str:

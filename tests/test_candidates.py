@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import requests
 
-from redirect_audit.demo.process import ProxyProcess
+from .harness.process import ProxyProcess
 
 JSON = {"Content-Type": "application/json"}
 # Every pairing, with the body and method verdicts in its evidence.

@@ -8,9 +8,10 @@ import subprocess
 import pytest
 from mitmproxy import io
 
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import BIN, ProxyProcess, addon_script
 from redirect_audit.rules.pack import RuleSet
+
+from .harness.clients import send
+from .harness.process import BIN, ProxyProcess, addon_script
 
 BAD_RULES = "rules:\n  - id: shouty\n    title: t\n    severity: loud\n    description: d\n    when: {}\n"
 

@@ -1,5 +1,6 @@
 """The command line never loses work or crashes: outputs and the port are checked before any work, Ctrl-C stops
-cleanly, a closed output pipe ends quietly; bootstrap says why npm failed, and packaging declares what it ships."""
+cleanly, a closed output pipe ends quietly; bootstrap says why npm failed, packaging declares what it ships and
+ships no test harness, and a plain install (no `demo` extra) runs the demo with the clients it has."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import socket
 import subprocess
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
-
-from redirect_audit.demo.process import free_port
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from .generated import SUMMARY_TOTAL, TITLE, write_har
+from .harness.process import free_port
 
 ROOT = Path(__file__).parent.parent
 CLI = [sys.executable, "-m", "redirect_audit.cli.main"]
@@ -138,12 +141,15 @@ def test_bootstrap_shows_why_npm_failed(tmp_path):
     )  # fmt: skip
     assert done.returncode == 1
     assert "npm error" in done.stderr  # npm's own account of it
-    assert done.stderr.endswith("bootstrap: npm could not install undici into addon/demo/node (npm's errors above); "
+    assert done.stderr.endswith("bootstrap: npm could not install undici into tests/harness/node (npm's errors above); "
                                 "Node's fetch tests need it\n")  # fmt: skip
     assert not (tmp_path / "venv").exists()  # it stopped before the long pip install
 
 
-def test_packaging_declares_every_directory_it_ships(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> tuple[Path, str]:
+    """The package's wheel, built by pip from a copy of this checkout, and pip's output."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     source = checkout_copy(tmp_path / "source")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(source)],
@@ -152,8 +158,70 @@ def test_packaging_declares_every_directory_it_ships(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    assert "would be ignored" not in done.stdout + done.stderr
-    (wheel,) = (tmp_path / "dist").glob("redirect_audit-*.whl")
-    shipped = set(zipfile.ZipFile(wheel).namelist())
+    (built,) = (tmp_path / "dist").glob("redirect_audit-*.whl")
+    return built, done.stdout + done.stderr
+
+
+def test_packaging_declares_every_directory_it_ships(wheel):
+    built, output = wheel
+    assert "would be ignored" not in output
+    shipped = set(zipfile.ZipFile(built).namelist())
     assert {"redirect_audit/reports/templates/report.html.j2", "redirect_audit/reports/templates/style.css",
-            "redirect_audit/demo/node/fetch-client.mjs", "redirect_audit/packs/default.yaml"} <= shipped  # fmt: skip
+            "redirect_audit/packs/default.yaml"} <= shipped  # fmt: skip
+
+
+def test_the_wheel_ships_the_demo_and_no_test_harness(wheel):
+    shipped = set(zipfile.ZipFile(wheel[0]).namelist())
+    demo = {name.removeprefix("redirect_audit/demo/") for name in shipped if name.startswith("redirect_audit/demo/")}
+    assert demo == {"__init__.py", "run.py", "upstream.py", "clients.py", "proxy.py", "tls.py"}
+    assert [name for name in shipped if not name.startswith(("redirect_audit/", "redirect_audit-"))] == []
+    harness = re.compile(r"matrix|/node/|harness|spelling|browser|\.mjs$|package(-lock)?\.json$")
+    assert not [name for name in shipped if harness.search(name)]
+
+
+def base_dependencies(dist_info: Path) -> list[metadata.Distribution]:
+    """The installed distributions that the package at `dist_info` needs without any extra, and theirs."""
+    found: dict[str, metadata.Distribution] = {}
+    todo = [(requirement, ()) for requirement in metadata.Distribution.at(dist_info).requires or []]
+    while todo:
+        text, extras = todo.pop()
+        requirement = Requirement(text)
+        if requirement.marker and not any(requirement.marker.evaluate({"extra": e}) for e in ("", *extras)):
+            continue
+        name = canonicalize_name(requirement.name)
+        if name not in found:
+            found[name] = metadata.distribution(name)
+            todo += [(nested, tuple(requirement.extras)) for nested in found[name].requires or []]
+    return list(found.values())
+
+
+def test_a_plain_install_runs_the_demo_with_the_clients_it_has(wheel, tmp_path):
+    """`pip install redirect-audit` without the `demo` extra: a fresh venv, the wheel installed by pip, its base
+    dependencies (linked from this environment, not downloaded), and neither requests nor httpx."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*pip, str(wheel[0])], check=True, capture_output=True, timeout=120)
+    where = [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    site = Path(subprocess.run(where, capture_output=True, text=True, check=True).stdout.strip())
+    needed = base_dependencies(next(site.glob("redirect_audit-*.dist-info")))
+    assert {"mitmproxy", "pyyaml", "jinja2"} <= {canonicalize_name(d.metadata["Name"]) for d in needed}
+    for dist in needed:
+        for top in {file.parts[0] for file in dist.files or [] if file.parts[0] not in ("..", "__pycache__")}:
+            if not (site / top).exists():
+                (site / top).symlink_to(dist.locate_file(top))
+    for absent in ("requests", "httpx"):
+        probe = subprocess.run([python, "-c", f"import {absent}"], capture_output=True, timeout=60)
+        assert probe.returncode == 1, f"{absent} is importable in the plain install"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    done = subprocess.run([venv / "bin" / "redirect-audit", "demo"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for absent in ("requests", "httpx"):
+        assert f"  skipped {absent}: {absent} is not installed: pip install 'redirect-audit[demo]'\n" in out
+    assert re.search(r"x 4 clients \(urllib, curl, naive-get, naive-replay\)", out)
+    assert re.search(r"naive-get\s+method-changed, body-dropped", out)
+    assert not re.search(r"^\s+(requests|httpx)\s", out, re.MULTILINE)  # no row for a client it skipped
+    assert "redirect-audit summary:" in out

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from redirect_audit.demo import matrix
-from redirect_audit.demo.clients import matrix_clients
+from .harness import matrix
+from .harness.clients import matrix_clients
 
 JUDGED = set(matrix.CODES)  # the rules this matrix can provoke
 CONTENT_HEADERS = ("content-type", "content-encoding", "content-language", "content-location", "digest")

@@ -20,8 +20,7 @@ from urllib.parse import quote, urljoin
 
 import pytest
 
-from redirect_audit.demo.process import ProxyProcess
-
+from .harness.process import ProxyProcess
 from .proxy_output import PROBE_RULES, report_records, saved_flows, summary_counts
 from .rawhttp import exchange
 

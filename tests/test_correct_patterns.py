@@ -10,11 +10,12 @@ import subprocess
 import pytest
 import requests
 
-from redirect_audit.demo.browser import chromium, page_context
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.demo.tls import self_signed
-from redirect_audit.demo.upstream import ScenarioUpstream
+
+from .harness.browser import chromium, page_context
+from .harness.clients import send
+from .harness.process import ProxyProcess
+from .harness.upstream import ScenarioUpstream
 
 LOGIN = "http://login.example.test"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -24,10 +24,11 @@ from redirect_audit.adapters.flowfile import FlowFileReader, _states
 from redirect_audit.adapters.flows import request_of, response_of
 from redirect_audit.adapters.har import HarReader
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.errors import RecordingError
 from redirect_audit.rules.pack import RuleSet
+
+from .harness.clients import send
+from .harness.process import ProxyProcess
 
 DATA = Path(__file__).parent / "data"
 HAR = DATA / "har"
@@ -234,8 +235,10 @@ def test_deep_nesting_is_refused_at_a_bounded_depth(session, tmp_path):
         (lambda s: s["client_conn"].update(proxy_mode="nonsense:x"), "client_conn.proxy_mode: not a proxy mode"),
         (lambda s: s.update(version=99), "version: format 99: a newer mitmproxy than"),
         (lambda s: s.update(version="x"), "version: not a flow of a format mitmproxy"),
-        (lambda s: s.update(metadata={"redirect_audit_withheld": {"status_code": 307, "headers": "Location"}}),
-         "metadata.redirect_audit_withheld.headers: str where list is expected"),
+        (
+            lambda s: s.update(metadata={"redirect_audit_withheld": {"status_code": 307, "headers": "Location"}}),
+            "metadata.redirect_audit_withheld.headers: str where list is expected",
+        ),
     ],
 )
 def test_a_well_formed_value_that_is_no_valid_flow_names_the_field(session, tmp_path, change, message):

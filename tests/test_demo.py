@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from redirect_audit.demo.process import BIN
+from .harness.process import BIN
 
 
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
@@ -15,6 +15,9 @@ def test_demo_runs_end_to_end(https):
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    # with the `demo` extra and curl (scripts/bootstrap installs them), a newcomer sees every client
+    assert "12 scenarios x 6 clients (urllib, requests, httpx, curl, naive-get, naive-replay)" in out
+    assert "skipped" not in out
     # deviations real clients show, as judged through the proxy
     assert re.search(r"naive-get\s+method-changed, body-dropped", out)
     assert re.search(r"naive-replay\s+body-altered", out)

@@ -11,8 +11,7 @@ import time
 from collections import Counter
 from urllib.parse import quote
 
-from redirect_audit.demo.process import ProxyProcess
-
+from .harness.process import ProxyProcess
 from .proxy_output import PROBE_RULES, report_records, saved_flows, summary_counts
 from .rawhttp import ProxyConnection, exchange
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote, urljoin
 
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import LOOPBACK_ONLY, ProxyProcess
-
+from .harness.clients import send
+from .harness.process import LOOPBACK_ONLY, ProxyProcess
 from .proxy_output import PROBE_RULES, report_records, summary_counts
 from .rawhttp import exchange
 

@@ -13,8 +13,7 @@ import gzip
 import re
 import time
 
-from redirect_audit.demo.process import ProxyProcess
-
+from .harness.process import ProxyProcess
 from .proxy_output import PROBE_RULES, report_records
 from .rawhttp import exchange
 

@@ -11,11 +11,12 @@ from urllib.parse import quote
 import pytest
 from mitmproxy import io
 
-from redirect_audit.demo.browser import LOOPBACK_ONLY, chromium, page_context
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.demo.tls import self_signed
-from redirect_audit.demo.upstream import ScenarioUpstream
+
+from .harness.browser import LOOPBACK_ONLY, chromium, page_context
+from .harness.clients import send
+from .harness.process import ProxyProcess
+from .harness.upstream import ScenarioUpstream
 
 _tags = itertools.count()
 JSON = {"Content-Type": "application/json"}

@@ -1,5 +1,5 @@
 """Logins reviewed on real traffic: a real proxy process, a small authorization server and relying party that
-misbehave only when asked (tests/login_servers.py), requests and headless Chromium as the clients. Each rule fires
+misbehave only when asked (harness/login_servers.py), requests and headless Chromium as the clients. Each rule fires
 on its scenario and stays silent on its correct twin; recordings of a session give the same findings."""
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import sys
 import pytest
 import requests
 
-from redirect_audit.demo.browser import chromium, page_context
-from redirect_audit.demo.process import LOOPBACK_ONLY, ProxyProcess, free_port
-
-from .login_servers import LoginServers
-from .oidc_relying_party import RelyingParty
+from .harness.browser import chromium, page_context
+from .harness.login_servers import LoginServers
+from .harness.oidc import RelyingParty
+from .harness.process import LOOPBACK_ONLY, ProxyProcess, free_port
 
 LOGIN_RULES = {
     "oauth-redirect-uri-mismatch", "oauth-state-mismatch", "oauth-state-reused", "oauth-iss-missing",

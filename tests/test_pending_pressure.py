@@ -11,8 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redirect_audit.demo.process import ProxyProcess
-
+from .harness.process import ProxyProcess
 from .proxy_output import report_records, summary_counts
 from .rawhttp import ProxyConnection
 

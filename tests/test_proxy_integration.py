@@ -10,9 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
-
+from .harness.clients import send
+from .harness.process import ProxyProcess
 from .proxy_output import REPORT_FIELDS
 
 _tags = itertools.count()

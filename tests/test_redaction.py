@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from mitmproxy import io
 
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.engine import params
 from redirect_audit.engine.secrets import SecretPolicy, credentials_of, redact_url
 from redirect_audit.rules.pack import RuleSet
 
 from .exchanges import req, resp
+from .harness.process import ProxyProcess
 from .rawhttp import exchange
 
 POLICY = SecretPolicy()

@@ -9,7 +9,6 @@ import signal
 import subprocess
 
 from redirect_audit.auditor import Auditor
-from redirect_audit.demo.process import BIN, ProxyProcess
 from redirect_audit.engine.model import Body, Request, Response
 from redirect_audit.reports import html
 from redirect_audit.reports import session as session_module
@@ -17,6 +16,7 @@ from redirect_audit.reports.session import Session
 from redirect_audit.rules.pack import RuleSet
 
 from .generated import SUMMARY_TOTAL, TITLE, write_har
+from .harness.process import BIN, ProxyProcess
 from .rawhttp import exchange
 
 RULES = RuleSet.load()
@@ -146,7 +146,7 @@ def test_console_lines_name_the_whole_chain(tmp_path):
 
 def test_html_report_notice_in_chromium(tmp_path):
     """The notice of what is left out is visible in a real browser; the page stays self-contained."""
-    from redirect_audit.demo.browser import chromium, page_context
+    from .harness.browser import chromium, page_context
 
     har = write_har(tmp_path / "big.har", [False] * 2001 + [True])
     html = tmp_path / "big.html"

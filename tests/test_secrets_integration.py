@@ -14,8 +14,8 @@ import urllib.request
 import pytest
 from mitmproxy import io
 
-from redirect_audit.demo.clients import send
-from redirect_audit.demo.process import ProxyProcess
+from .harness.clients import send
+from .harness.process import ProxyProcess
 
 _tags = itertools.count()
 CREDENTIAL_HEADERS = {"Authorization": "Bearer tok-AAA", "Cookie": "sid=sess-CCC", "X-API-Key": "key-KKK"}

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from redirect_audit.demo import spellings
-from redirect_audit.demo.clients import matrix_clients, send
-from redirect_audit.demo.process import ProxyProcess
 from redirect_audit.demo.tls import self_signed
-from redirect_audit.demo.upstream import ScenarioUpstream
+
+from .harness import spellings
+from .harness.clients import matrix_clients, send
+from .harness.process import ProxyProcess
+from .harness.upstream import ScenarioUpstream
 
 CLIENTS = ["urllib", "requests", "httpx", "curl", "aiohttp", "urllib3", "node-fetch", "chromium-fetch",
            "chromium-navigation"]  # fmt: skip

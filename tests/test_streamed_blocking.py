@@ -11,7 +11,7 @@ import sys
 import pytest
 from mitmproxy import io
 
-from redirect_audit.demo.process import BIN, ProxyProcess, addon_script
+from .harness.process import BIN, ProxyProcess, addon_script
 
 BIG = b"a=" + b"x" * 50_000
 

@@ -1,1 +1,1 @@
-"""Demo: a scenario upstream and real clients driven through the proxy."""
+"""`redirect-audit demo`: a scenario upstream, the proxy as a real process, and real clients driven through it."""

@@ -1,36 +1,35 @@
-"""Real HTTP clients, each following redirects its own way, driven through a proxy.
+"""The real HTTP clients `redirect-audit demo` drives through the proxy, each following redirects its own way.
 
-The library clients are what people use. The two hand-rolled ones reproduce classic bugs of in-house
-redirect handling, so every rule can be seen firing on real traffic:
+The library clients are what people use: urllib, and curl when it is on PATH; requests and httpx when the `demo`
+extra is installed (`pip install 'redirect-audit[demo]'`). The two hand-rolled ones reproduce classic bugs of
+in-house redirect handling, so every rule can be seen firing on real traffic:
 - `naive-get` follows every redirect with a plain GET and copies the original headers;
 - `naive-replay` repeats method and headers on every redirect and re-sends the body through a fixed
   64 KiB buffer (so a large body arrives truncated).
+
+`send` drives any client of a table of senders (`SENDERS` by default), each one function of the `Sender` shape.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import http.client
-import json
+import importlib.util
 import shutil
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-import requests
-
 LIBRARY_CLIENTS = ("urllib", "requests", "httpx", "curl")
-EXTRA_CLIENTS = ("aiohttp", "urllib3", "node-fetch")  # the client matrix's further real clients
-NODE_CLIENT = Path(__file__).parent / "node" / "fetch-client.mjs"
 HANDROLLED_CLIENTS = ("naive-get", "naive-replay")
+DEMO_CLIENTS = LIBRARY_CLIENTS + HANDROLLED_CLIENTS
+OPTIONAL = {"requests": "requests", "httpx": "httpx"}  # client: the module of the `demo` extra it needs
 REPLAY_BUFFER = 64 * 1024
+# One request: (method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> the final status.
+Sender = Callable[[str, str, str, dict[str, str], bytes | None, bool, int, float, ssl.SSLContext, str | None], int]
 
 
 @dataclass(frozen=True)
@@ -41,39 +40,19 @@ class ClientResult:
     error: str | None = None
 
 
+def missing(client: str) -> str | None:
+    """Why `client` cannot run on this machine, or None when it can."""
+    module = OPTIONAL.get(client)
+    if module is not None and importlib.util.find_spec(module) is None:
+        return f"{module} is not installed: pip install 'redirect-audit[demo]'"
+    if client == "curl" and shutil.which("curl") is None:
+        return "curl is not on PATH"
+    return None
+
+
 def available_clients() -> list[str]:
-    clients = [c for c in LIBRARY_CLIENTS if c != "curl" or shutil.which("curl")]
-    return clients + list(HANDROLLED_CLIENTS)
-
-
-def matrix_clients() -> list[str]:
-    """Every real client of the client matrix that this machine has (browsers are driven separately)."""
-    extra = [c for c in EXTRA_CLIENTS if _importable(c)]
-    return [c for c in available_clients() if c not in HANDROLLED_CLIENTS] + extra
-
-
-def _importable(client: str) -> bool:
-    if client == "node-fetch":
-        return shutil.which("node") is not None and (NODE_CLIENT.parent / "node_modules" / "undici").is_dir()
-    try:
-        __import__(client)
-    except ImportError:
-        return False
-    return True
-
-
-def version(client: str) -> str:
-    """The client's version, for the matrix's table."""
-    if client == "curl":
-        return subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()[1]
-    if client == "node-fetch":
-        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-        undici = json.loads((NODE_CLIENT.parent / "node_modules" / "undici" / "package.json").read_text())
-        return f"node {node}, undici {undici['version']}"
-    if client == "urllib":
-        return f"Python {sys.version.split()[0]}"
-    module = __import__(client.split("-")[0])
-    return getattr(module, "__version__", "?")
+    """The demo's clients that this machine has, in the demo's order."""
+    return [client for client in DEMO_CLIENTS if missing(client) is None]
 
 
 def send(
@@ -88,24 +67,14 @@ def send(
     max_redirects: int = 30,
     timeout: float = 10.0,
     ca: str | None = None,
+    senders: Mapping[str, Sender] | None = None,
 ) -> ClientResult:
-    """One request by `client` through `proxy`, following redirects the client's own way.
-    `ca`: the CA certificate (the proxy's) that https connections are verified against."""
-    senders = {
-        "urllib": _urllib,
-        "requests": _requests,
-        "httpx": _httpx,
-        "httpx-h2": _httpx_h2,
-        "aiohttp": _aiohttp,
-        "urllib3": _urllib3,
-        "node-fetch": _node_fetch,
-        "curl": _curl,
-        "naive-get": _naive_get,
-        "naive-replay": _naive_replay,
-    }
+    """One request by `client` (a name in `senders`, by default `SENDERS`) through `proxy`, following redirects
+    the client's own way. `ca`: the CA certificate (the proxy's) that https connections are verified against."""
+    sender = (SENDERS if senders is None else senders)[client]
     try:
         tls = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
-        status = senders[client](method, url, proxy, dict(headers or {}), body, follow, max_redirects, timeout, tls, ca)
+        status = sender(method, url, proxy, dict(headers or {}), body, follow, max_redirects, timeout, tls, ca)
         return ClientResult(client, True, status)
     except Exception as error:  # a client giving up (loops, bad Location) is an outcome, not a crash
         return ClientResult(client, False, None, f"{type(error).__name__}: {error}"[:200])
@@ -136,6 +105,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _requests(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
+    import requests  # the `demo` extra (see missing)
+
     with requests.Session() as session:
         session.trust_env = False
         session.max_redirects = max_redirects
@@ -152,9 +123,10 @@ def _requests(method, url, proxy, headers, body, follow, max_redirects, timeout,
         return response.status_code
 
 
-def _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca, http2=False) -> int:
+def _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
+    import httpx  # the `demo` extra (see missing)
+
     with httpx.Client(
-        http2=http2,
         verify=tls,
         proxy=proxy,
         trust_env=False,
@@ -163,52 +135,6 @@ def _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout, tl
         timeout=timeout,
     ) as session:
         return session.request(method, url, headers=headers, content=body).status_code
-
-
-def _httpx_h2(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
-    """httpx speaking HTTP/2 to the proxy where TLS lets them agree on it (ALPN)."""
-    return _httpx(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca, http2=True)
-
-
-def _aiohttp(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
-    import aiohttp
-
-    async def run() -> int:
-        settings = {"trust_env": False, "timeout": aiohttp.ClientTimeout(total=timeout)}
-        async with (
-            aiohttp.ClientSession(**settings) as session,
-            session.request(
-                method, url, proxy=proxy, headers=headers, data=body, allow_redirects=follow,
-                max_redirects=max_redirects, ssl=tls,
-            ) as response,
-        ):  # fmt: skip
-            await response.read()
-            return response.status
-
-    return asyncio.run(run())
-
-
-def _urllib3(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
-    import urllib3
-
-    with urllib3.ProxyManager(proxy, ssl_context=tls, timeout=timeout) as manager:
-        retries = urllib3.Retry(total=None, connect=0, read=0, redirect=max_redirects, raise_on_redirect=True)
-        response = manager.request(method, url, body=body, headers=headers, redirect=follow, retries=retries)
-        return response.status
-
-
-def _node_fetch(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
-    job = {
-        "id": 0, "method": method, "url": url, "headers": headers, "proxy": proxy, "ca": ca, "follow": follow,
-        "timeout": timeout, "body_b64": base64.b64encode(body).decode() if body is not None else None,
-    }  # fmt: skip
-    done = subprocess.run(
-        ["node", str(NODE_CLIENT)], input=json.dumps(job) + "\n", capture_output=True, text=True, timeout=timeout + 10
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {"error": done.stderr}
-    if not result.get("ok"):
-        raise RuntimeError(result.get("error", "node failed")[:200])
-    return result["status"]
 
 
 def _curl(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, ca) -> int:
@@ -288,3 +214,13 @@ def _naive_replay(method, url, proxy, headers, body, follow, max_redirects, time
         return method, body
 
     return _naive(method, url, proxy, headers, body, follow, max_redirects, timeout, tls, replay)
+
+
+SENDERS: dict[str, Sender] = {
+    "urllib": _urllib,
+    "requests": _requests,
+    "httpx": _httpx,
+    "curl": _curl,
+    "naive-get": _naive_get,
+    "naive-replay": _naive_replay,
+}

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
-from .clients import available_clients, send
-from .process import ProxyProcess
+from .clients import DEMO_CLIENTS, available_clients, missing, send
+from .proxy import ProxyProcess
 from .tls import self_signed
 from .upstream import ScenarioUpstream
 
@@ -127,6 +127,9 @@ def run_demo(out=sys.stdout, https: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="redirect-audit-demo-"))
     clients = available_clients()
     print(f"redirect-audit demo: {len(SCENARIOS)} scenarios x {len(clients)} clients ({', '.join(clients)})", file=out)
+    for client in DEMO_CLIENTS:
+        if client not in clients:
+            print(f"  skipped {client}: {missing(client)}", file=out)
     tls = self_signed(workdir) if https else None
     ca = str(workdir / "mitmproxy-ca-cert.pem") if https else None
     tls_options = ("--set", f"confdir={workdir}", "--set", "ssl_insecure=true") if https else ()

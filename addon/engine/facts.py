@@ -506,7 +506,10 @@ def _location_tokens(hop: Redirect) -> Any:
 
 
 @_fact(
-    "location_fragment_tokens", "list", _ALL, "Token or password parameters in the Location's fragment (names): how "
+    "location_fragment_tokens",
+    "list",
+    _ALL,
+    "Token or password parameters in the Location's fragment (names): how "
     "the implicit and hybrid grants answer; the browser keeps them in its history.",
 )
 def _location_fragment_tokens(hop: Redirect) -> Any:

@@ -216,9 +216,7 @@ class Pairing:
         self.stats.unparsed_bodies += credentials.unparsed
         chain.carried_secrets = chain.carried_secrets or credentials.any
         hop = previous_hop + 1
-        context = F.Redirect(
-            request, response, hop, credentials, chain.carried_secrets, loop, self.policy, self.flows
-        )
+        context = F.Redirect(request, response, hop, credentials, chain.carried_secrets, loop, self.policy, self.flows)
         facts = F.Facts(context)
         entry = Pending((), chain, hop, None, request.flow_id)
         event = self._event("response", facts, entry, request.client, None, response.time)

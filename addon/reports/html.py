@@ -3,11 +3,17 @@
 It shows the summary by severity and by rule, every redirect chain hop by hop (origins as boxes, arrows
 labelled with status and methods, violating hops highlighted, findings beside), and what each rule means.
 Everything in it comes from findings and the chain log, which are redacted already.
+
+The time it says it was generated is now, or, when the environment variable SOURCE_DATE_EPOCH holds a whole number
+of seconds since 1970 (the reproducible-builds convention, https://reproducible-builds.org/specs/source-date-epoch/),
+that time: the same session then gives the same file, byte for byte. A value that is not such a number is ignored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,6 +66,16 @@ def _path(url: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "") if parts.netloc else ""
 
 
+def _generated() -> str:
+    """When the report says it was generated: SOURCE_DATE_EPOCH when set to a time (see the module), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = datetime.now(UTC)
+    if epoch.isascii() and epoch.isdigit():
+        with contextlib.suppress(OverflowError, OSError, ValueError):  # past the dates datetime can hold
+            when = datetime.fromtimestamp(int(epoch), UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def render(
     chains: ChainLog,
     tally: Tally,
@@ -67,7 +83,6 @@ def render(
     stats: Stats,
     *,
     sources: list[str],
-    title: str = "redirect-audit report",
     logins: LoginLog | None = None,
 ) -> str:
     """Counts come from the tally, which has every finding; the chains drawn are the ones the chain log kept."""
@@ -80,9 +95,9 @@ def render(
     )  # worst first, then in order seen
     template = TEMPLATES.get_template("report.html.j2")
     return template.render(
-        title=title,
+        title="redirect-audit report",
         version=__version__,
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        generated=_generated(),
         sources=[printable(source) for source in sources],
         stats=stats,
         severities=list(reversed(SEVERITIES)),

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 class JsonLinesReport:
     def __init__(self, path: str, append: bool = True) -> None:
-        self.path = path
         self._file: IO[str] = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115 - see close()
 
     def write(self, finding: Finding) -> None:

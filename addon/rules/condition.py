@@ -24,7 +24,6 @@ from ..engine.facts import CATALOG, Fact
 from .yamlnodes import Node
 
 Test = Callable[[dict[str, Any]], bool]
-COMBINATORS = ("all", "any", "not")
 _NUMERIC = {"gt": lambda a, b: a > b, "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
 _OPERATORS = ("eq", "ne", "in", "not_in", *_NUMERIC, "glob", "not_glob", "contains", "empty")
 

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from redirect_audit.demo.tls import self_signed
+
 from .clients import send
 from .process import ProxyProcess
-from .tls import self_signed
 from .upstream import Arrival, ScenarioUpstream
 
 START = "http://a.example.test"

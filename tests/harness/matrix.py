@@ -9,15 +9,18 @@ client's documentation promises.
 from __future__ import annotations
 
 import itertools
-import json
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+
+import jinja2
+
+from redirect_audit.demo.tls import self_signed
 
 from .clients import send
 from .process import LOOPBACK_ONLY, ProxyProcess
-from .tls import self_signed
 from .upstream import Arrival, ScenarioUpstream
 
 STATUSES = (301, 302, 303, 307, 308)
@@ -178,17 +181,14 @@ def run(clients: list[str], chosen: Callable[[Case], bool] = lambda case: True, 
     return outcomes
 
 
-def as_json(outcomes: list[Outcome]) -> str:
-    return json.dumps(
-        [
-            {"client": o.client, **o.case.__dict__, "followed": o.followed,
-             "followup_method": o.arrival.method if o.arrival else None, "body": o.body,
-             "secret_sent": o.secret_sent, "rules": o.rules}
-            for o in outcomes
-        ],
-        indent=1,
-    )  # fmt: skip
-
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# The HTML report's stylesheet, read as the package data it is, for the same look.
+STYLE = resources.files("redirect_audit.reports.templates").joinpath("style.css").read_text(encoding="utf-8")
 
 LEGEND = (
     "Each cell: the method of the follow-up as the target received it; `+body` the body arrived unchanged, "
@@ -253,7 +253,6 @@ def markdown(outcomes: list[Outcome], versions: dict[str, str], when: str) -> st
 
 def html(outcomes: list[Outcome], versions: dict[str, str], when: str, spelled: list | None = None) -> str:
     """The same tables as `markdown` (and the spelling axis's, given its outcomes), in the HTML report's style."""
-    from ..reports.html import TEMPLATES
     from .spellings import SPELLINGS
     from .spellings import rows as spelling_rows
 
@@ -264,7 +263,7 @@ def html(outcomes: list[Outcome], versions: dict[str, str], when: str, spelled: 
     ]
     spelling_clients, spelling_table = spelling_rows(spelled or [])
     return TEMPLATES.get_template("matrix.html.j2").render(
-        clients=clients, versions=versions, when=when, claims=claim(outcomes), legend=LEGEND, rows=rows,
+        style=STYLE, clients=clients, versions=versions, when=when, claims=claim(outcomes), legend=LEGEND, rows=rows,
         spelling_clients=spelling_clients, spellings=[(name, SPELLINGS[name].replace("/{tag}", ""), cells)
                                                      for name, cells in spelling_table if cells],
     )  # fmt: skip

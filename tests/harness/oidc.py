@@ -1,4 +1,4 @@
-"""A relying party for the real OpenID Provider (tests/oidc/provider.mjs), on 127.0.0.2: Authlib builds the
+"""A relying party for the real OpenID Provider (`oidc_provider/provider.mjs`), on 127.0.0.2: Authlib builds the
 authorization request (state, nonce, PKCE S256) and makes the token request, through the proxy under test, as a
 web application's back end does when its traffic is routed through a proxy."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-PROVIDER = Path(__file__).parent / "oidc" / "provider.mjs"
+PROVIDER = Path(__file__).parent / "oidc_provider" / "provider.mjs"
 CLIENT_ID, CLIENT_SECRET = "rp", "rp-s3cret-for-tests"
 
 
@@ -71,8 +71,11 @@ class RelyingParty:
         else:
             raise RuntimeError("the OpenID Provider did not start: " + "".join(said)[-2000:])
         threading.Thread(target=self._provider.stdout.read, daemon=True).start()  # its warnings, drained
-        self.metadata = self._session().get(self.issuer + "/.well-known/openid-configuration", timeout=10,
-                                            withhold_token=True).json()
+        self.metadata = (
+            self._session()
+            .get(self.issuer + "/.well-known/openid-configuration", timeout=10, withhold_token=True)
+            .json()
+        )
 
     def __enter__(self) -> RelyingParty:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

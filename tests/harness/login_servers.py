@@ -50,7 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = {name: values[0] for name, values in parse_qs(url.query, keep_blank_values=True).items()}
         form = {name: values[0] for name, values in parse_qs(body.decode(), keep_blank_values=True).items()}
         self.server.owner.seen.append((self.server.origin, self.command, self.path, dict(self.headers.items())))
-        name = url.path.strip('/').translate(str.maketrans('/.-', '___'))
+        name = url.path.strip("/").translate(str.maketrans("/.-", "___"))
         handler = getattr(self, f"_{self.server.role}_{name}", None)
         if handler is None:
             return self._send(404, b"no such page", "text/plain")

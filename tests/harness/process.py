@@ -1,32 +1,28 @@
-"""A proxy with the addon as a real process on a free loopback port: for the demo and the tests."""
+"""Proxies with the addon as real processes on free loopback ports: the demo's `redirect-audit proxy` process
+(`redirect_audit.demo.proxy`), and stock `mitmdump -s`, a proxy in front of a virtual upstream, tokens to share
+one proxy between tests."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from redirect_audit.demo import proxy as demo
+from redirect_audit.demo.proxy import free_port
+
 if TYPE_CHECKING:
     from .upstream import ScenarioUpstream
+
+__all__ = ["BIN", "LOOPBACK_ONLY", "VIRTUAL_ONLY", "ProxyProcess", "addon_script", "free_port"]
 
 BIN = Path(sys.executable).parent
 # Proxy options that keep a browser's own background requests (component updates) on this machine: the
 # proxy kills every request not for a loopback address, before any DNS lookup.
 LOOPBACK_ONLY = ("--set", r"block_list=/!~d ^127\./444")
 VIRTUAL_ONLY = ("--set", r"block_list=/!~d \.test$/444")  # the same for a virtual upstream's *.test hosts
-_PROXY_ENV = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def addon_script() -> str:
@@ -35,30 +31,8 @@ def addon_script() -> str:
     return done.stdout.strip()
 
 
-class ProxyProcess:
+class ProxyProcess(demo.ProxyProcess):
     """A proxy process with the addon, its JSON Lines report, and its console output once stopped."""
-
-    def __init__(self, command: list[str], port: int, report: Path) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.report = report
-        self.output = ""
-        env = {name: value for name, value in os.environ.items() if name not in _PROXY_ENV}
-        # The console goes to a file, not a pipe: a pipe nobody reads until the end fills up and blocks the proxy.
-        self.console = report.with_name(f"console-{port}.log")
-        with self.console.open("w") as console:
-            self.process = subprocess.Popen(command, stdout=console, stderr=subprocess.STDOUT, env=env)
-        self._wait_for_port()
-
-    @classmethod
-    def cli(cls, workdir: Path, *extra: str, follow_timeout: str = "2") -> ProxyProcess:
-        """`redirect-audit proxy` with a report in `workdir`."""
-        port, report = free_port(), workdir / "report.jsonl"
-        command = [
-            sys.executable, "-m", "redirect_audit.cli.main", "proxy", "--listen-port", str(port),
-            "--report", str(report), "--follow-timeout", follow_timeout, *extra,
-        ]  # fmt: skip
-        return cls(command, port, report)
 
     @classmethod
     def before(cls, upstream: ScenarioUpstream, workdir: Path, *extra: str, follow_timeout: str = "2") -> ProxyProcess:
@@ -83,25 +57,9 @@ class ProxyProcess:
         ]  # fmt: skip
         return cls(command, port, report)
 
-    def _wait_for_port(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the proxy exited with {self.process.returncode}: {self.console.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"the proxy did not listen on port {self.port}")
-
     def findings(self, token: str = "") -> list[dict]:
         """Report records whose redirect URL contains `token` (callers tag URLs to share one proxy)."""
-        if not self.report.exists():
-            return []
-        records = [json.loads(line) for line in self.report.read_text().splitlines()]
-        return [r for r in records if token in r["redirect_url"]]
+        return [r for r in super().findings() if token in r["redirect_url"]]
 
     def wait_for(self, token: str, rule: str, timeout: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -111,14 +69,3 @@ class ProxyProcess:
                 return found
             time.sleep(0.1)
         raise AssertionError(f"no {rule} for {token!r}; found {[f['rule'] for f in self.findings(token)]}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.output = self.console.read_text(errors="replace")
-        return self.process.returncode
