@@ -56,6 +56,10 @@ class Finding:
         "one explained it best), `ambiguous` (several explained it equally; the oldest was taken); null without a "
         "follow-up."
     )
+    oauth_flow: str | None = _doc(
+        "The OAuth, OpenID Connect or SAML login it belongs to: the flow id where its authorization request was first "
+        "seen; null for a finding of no login."
+    )
     references: list[str] = _doc("The rule's spec references.")
     evidence: dict[str, Any] = _doc(
         "The facts the rule's condition and escalations read, with their values: names and fingerprints, never a "
@@ -63,13 +67,15 @@ class Finding:
     )
     time: str = _doc("ISO 8601 UTC time of the event: the follow-up's start, the 3xx, or the expiry.")
     stage: str = _doc(
-        "What the rule was judged on: `response`, `followup` or `no-followup`.", repr=False, default="followup"
+        "What the rule was judged on: `response`, `followup`, `no-followup` or `flow` (a step of a login).",
+        repr=False,
+        default="followup",
     )
 
     @property
     def flow(self) -> str | None:
-        """The flow this finding is about, which it annotates: the follow-up, or the 3xx judged alone (None for a
-        redirect nobody followed: its flow is gone)."""
+        """The flow this finding is about, which it annotates: the follow-up, the 3xx judged alone, or a login's
+        step (None for a redirect nobody followed: its flow is gone)."""
         return _flow_of(self.stage, self.flows["redirect"], self.flows["followup"])
 
     def record(self) -> dict[str, Any]:
@@ -82,7 +88,9 @@ _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def _flow_of(stage: str, redirect_flow: str, followup_flow: str | None) -> str | None:
-    return followup_flow if stage == "followup" else redirect_flow if stage == "response" else None
+    if stage == "followup":
+        return followup_flow
+    return redirect_flow if stage in ("response", "flow") else None
 
 
 def _copied(value: Any) -> Any:
@@ -141,6 +149,7 @@ def finding_for(rule: Rule, event: Event, shown: _Shown) -> Finding:
         chain={"id": event.position.chain, "hop": event.position.hop},
         flows={"redirect": event.redirect_flow, "followup": event.followup_flow},
         pairing=event.pairing,
+        oauth_flow=event.oauth_flow,
         references=list(rule.references),
         evidence={name: shown(name) for name in rule.facts},
         time=datetime.fromtimestamp(event.time, UTC).isoformat(timespec="milliseconds"),
@@ -156,11 +165,12 @@ class Auditor:
         rules: RuleSet,
         *,
         follow_timeout: float = 30.0,
+        flow_timeout: float = 600.0,
         max_pending: int = 10_000,
         policy: SecretPolicy | None = None,
         block_on: str | None = None,
     ) -> None:
-        self.pairing = Pairing(follow_timeout=follow_timeout, max_pending=max_pending, policy=policy)
+        self.pairing = Pairing(follow_timeout, max_pending, policy, flow_timeout)
         self.rules = rules
         self.block_on = Severity(block_on) if block_on else None
         self.observers: list[Callable[[Event, list[Finding]], None]] = []  # see every event, e.g. for chains
@@ -193,7 +203,10 @@ class Auditor:
             for request, response in exchanges:
                 last_time = max(last_time, request.time)
                 findings = self.request(request)
-                findings += self.response(request, response) if response else self.error(request.flow_id)
+                if response is None:
+                    findings += self.error(request.flow_id)
+                else:
+                    findings += self.response(request, response) + self.completed(request, response)
                 yield findings
                 if stop():
                     break
@@ -215,6 +228,10 @@ class Auditor:
         if any(f.action == "blocked" for f in findings):  # a blocked 3xx never reaches the client
             self.pairing.withhold(request.flow_id)
         return findings
+
+    def completed(self, request: Request, response: Response) -> list[Finding]:
+        """A response that is whole, its body read where a login's step needs it (never blocked: it has left)."""
+        return self._judge(self.pairing.completed(request, response))
 
     def error(self, flow_id: str) -> list[Finding]:
         """The flow's request got no (whole) response."""

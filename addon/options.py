@@ -97,6 +97,10 @@ OPTIONS: dict[str, Option] = {
             "not followed (in recorded time, for recordings)", "SECONDS", check=_seconds,
         ),
         Option(
+            "flow_timeout", str, "600", "seconds an OAuth, OpenID Connect or SAML login is followed after its "
+            "authorization request (then forgotten)", "SECONDS", check=_seconds,
+        ),
+        Option(
             "max_pending", int, 10_000, "most redirects waiting for a follow-up at once; beyond it the oldest is "
             "evicted and counted", "N", check=_at_least(1),
         ),
@@ -142,6 +146,7 @@ def settings(get: Callable[[str], Any], key: bytes | None = None) -> dict[str, A
     return {
         "rules": RuleSet.load(value["rules"]),
         "follow_timeout": value["follow_timeout"],
+        "flow_timeout": value["flow_timeout"],
         "max_pending": value["max_pending"],
         "policy": policy,
         "block_on": value["block_on"],

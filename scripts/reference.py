@@ -200,11 +200,13 @@ RULE_KEYS = {  # the keys of a rule, as pack._RULE_KEYS lists them
     "escalate": "A list of `{severity, when}`: the first whose condition holds sets the finding's severity.",
     "action": "`log` (default) or `block`: stop the violation on live traffic (block mode).",
     "on": "The stage the rule is judged on: `response` (the 3xx alone, as soon as it is seen), `followup` (the 3xx "
-    "paired with the client's next request to its Location; the default) or `no-followup` (a 3xx nobody followed "
-    "within the follow timeout, or by the end).",
+    "paired with the client's next request to its Location; the default), `no-followup` (a 3xx nobody followed "
+    "within the follow timeout, or by the end) or `flow` (a step of an OAuth, OpenID Connect or SAML login: "
+    "[Logins](how-it-works.md#logins)).",
     "description": "What it means and why it matters; `rules explain`, the blocked page and the HTML report show it.",
     "references": "A list of spec references (RFC 9110 §15.4.8 ...).",
     "when": "The condition: a mapping over the facts of the rule's stage ([Conditions](#conditions)).",
+    "evidence": "A list of facts of the rule's stage shown in its findings besides those its condition reads.",
     "hosts": "Globs on the host that answered with the 3xx (`redirect_host`): only these. Default: every host.",
     "exclude_hosts": "Globs on that host: never these.",
 }

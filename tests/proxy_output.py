@@ -28,6 +28,7 @@ REPORT_FIELDS = {
     "chain",
     "flows",
     "pairing",
+    "oauth_flow",
     "references",
     "evidence",
     "time",

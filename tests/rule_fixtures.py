@@ -21,7 +21,7 @@ FIXTURE_DIR = Path(__file__).parent / "rules"
 SCENARIOS = ("fires", "near_miss")
 DEFAULT_CLIENT = "192.0.2.1"
 EXCHANGE_KEYS = ("request", "headers", "body", "response", "client", "repeat")
-RESPONSE_KEYS = ("status", "location", "headers")
+RESPONSE_KEYS = ("status", "location", "headers", "body")
 EXPECT_KEYS = ("severity", "evidence")
 Fill = Callable[[str], str]  # what a repeated exchange does to its strings: `{n}` and `{next}` become numbers
 
@@ -150,6 +150,7 @@ class _Reader:
         """`302`, `302 /next` (status and Location) or `{status: 302, location: /next, headers: ...}`."""
         location = None
         headers: Headers = ()
+        body = b""
         if isinstance(node.value, str):
             status_text, _, location = node.value.partition(" ")  # the Location as written, after one space
             status = int(status_text) if status_text.isdigit() else None
@@ -160,6 +161,8 @@ class _Reader:
             if "location" in node.value:
                 location = fill(self.text(node.value["location"], f"{where}.location"))
             headers = self.headers(node.value.get("headers"), f"{where}.headers", fill)
+            if "body" in node.value:
+                body = fill(self.text(node.value["body"], f"{where}.body")).encode()
         else:
             status = node.value
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
@@ -168,7 +171,7 @@ class _Reader:
             )
         if location is not None:
             headers = (("location", location), *headers)
-        return Response(status=status, headers=headers, time=time)
+        return Response(status=status, headers=headers, time=time, body=Body.of(body))
 
     def headers(self, node: Node | None, where: str, fill: Fill) -> Headers:
         """A mapping, or a list of mappings for names that repeat (`- Set-Cookie: a=1`); names in any case."""

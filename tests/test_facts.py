@@ -23,7 +23,19 @@ def events_of_every_stage(keep: frozenset[str] | None = None) -> dict[str, Facts
                    if e.stage == "followup"]  # fmt: skip
     pairing.response(req(url="http://a.example/gone", time=3), resp(302, "/nowhere", time=3))
     (unfollowed,) = pairing.finish(20)
-    return {"response": response.facts, "followup": followup.facts, "no-followup": unfollowed.facts}
+    (step,) = login_steps(pairing)
+    return {"response": response.facts, "followup": followup.facts, "no-followup": unfollowed.facts, "flow": step.facts}
+
+
+def login_steps(pairing: Pairing) -> list:
+    """An authorization request and the server's redirect back with a code: the `flow` events of the answer."""
+    authorize = req(url="https://as.example/authorize?response_type=code&client_id=rp&state=s1"
+                    "&redirect_uri=https%3A%2F%2Frp.example%2Fcb", time=30)  # fmt: skip
+    pairing.request(authorize)
+    pairing.completed(authorize, resp(200, None, time=30))
+    answer = resp(302, "https://rp.example/cb?code=c0de&state=s1", time=31)
+    pairing.response(authorize, answer)
+    return [e for e in pairing.completed(authorize, answer) if e.facts["oauth_step"] == "authorization-response"]
 
 
 EVENTS = events_of_every_stage()

@@ -104,6 +104,7 @@ def test_every_flag_option_mitmproxy_command_rule_and_fact_it_names_exists(page)
     rules = set(RuleSet.load().rules)
     words = set(CATALOG) | {field.name for field in dataclasses.fields(Finding)} | mitmproxy_options()
     words |= {"redirect_audit", *SCENARIOS}  # the package; a rule fixture's scenarios
+    words |= set(re.findall(r'"([a-z][a-z0-9_]*)"', (ROOT / "addon" / "engine" / "oauth.py").read_text()))  # OAuth's
     if page == "CONTRIBUTING.md":  # names the code too
         words |= {name for path in ROOT.glob("[as]*/**/*.py") for name in re.findall(r"\w+", path.read_text())}
     values = {value for fact in CATALOG.values() for value in fact.values} | set(STAGES)

@@ -173,7 +173,17 @@ def _response(resp: http.Response, time: float | None = None, withheld: bool = F
         headers=tuple((name.lower(), value) for name, value in resp.headers.items(multi=True)),
         time=resp.timestamp_start if time is None else time,  # when its headers arrived: it is judged then, live
         withheld=withheld,
+        body=_decoded_body(resp),
     )
+
+
+def _decoded_body(resp: http.Response) -> Body:
+    """A response's body as a page or a JSON answer reads (its Content-Encoding undone), decoded only if read; unknown
+    while it has not arrived (at its headers) or when it streamed past."""
+    raw = resp.raw_content
+    if raw is None:
+        return Body(None)
+    return Body(len(raw), lambda: resp.get_content(strict=False))
 
 
 def _target_url(req: http.Request, mode: str) -> str:

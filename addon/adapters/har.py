@@ -193,12 +193,7 @@ def _body(request: dict) -> Body:
     if isinstance(post, dict):
         text = post.get("text")
         if isinstance(text, str) and (text or not sized):
-            if post.get("encoding") == "base64":
-                try:
-                    return Body.of(base64.b64decode(text))
-                except ValueError:  # binascii.Error, or characters outside ASCII
-                    return Body(None)
-            return Body.of(_wire(text).encode("utf-8", "surrogateescape"))
+            return _exported(text, post.get("encoding"))
         params = _pairs(post.get("params"))
         if params:
             return Body.of(urlencode(params, errors="surrogateescape").encode())
@@ -217,7 +212,24 @@ def _response(entry: dict, started: float) -> Response | None:
     redirect_url = response.get("redirectURL")
     if isinstance(redirect_url, str) and redirect_url and header(headers, "location") is None:
         headers = (*headers, ("location", _wire(redirect_url)))
-    return Response(status=status, headers=headers, time=_finished(started, entry.get("time")))
+    return Response(status=status, headers=headers, time=_finished(started, entry.get("time")), body=_content(response))
+
+
+def _content(response: dict) -> Body:
+    """The response's content as exported; unknown when it was not."""
+    content = response.get("content")
+    text = content.get("text") if isinstance(content, dict) else None
+    return _exported(text, content.get("encoding")) if isinstance(text, str) else Body(None)
+
+
+def _exported(text: str, encoding: object) -> Body:
+    """A body as a HAR holds it: text, base64-decoded when so marked."""
+    if encoding == "base64":
+        try:
+            return Body.of(base64.b64decode(text))
+        except ValueError:  # binascii.Error, or characters outside ASCII
+            return Body(None)
+    return Body.of(_wire(text).encode("utf-8", "surrogateescape"))
 
 
 def _finished(started: float, elapsed: object) -> float:

@@ -137,6 +137,7 @@ class RedirectAudit:
             self.auditor.rules = settings["rules"]
             self.auditor.block_on = settings["block_on"]
             self.auditor.pairing.follow_timeout = settings["follow_timeout"]
+            self.auditor.pairing.flows.timeout = settings["flow_timeout"]
             self.auditor.pairing.max_pending = settings["max_pending"]
             self.auditor.pairing.policy = settings["policy"]
 
@@ -192,11 +193,17 @@ class RedirectAudit:
         self._guarded(flow, lambda: self._on_response(flow, at_headers=True))
 
     def response(self, flow: http.HTTPFlow) -> None:
-        state = self._flows.pop(flow, None)
+        state = self._flows.get(flow)
         if state is None or not state.answered:  # a response its headers hook never showed us
             self._guarded(flow, lambda: self._on_response(flow, at_headers=False))
-        elif state.page is not None and flow.response.raw_content != state.page:
-            flow.response.content = state.page  # a body-less 3xx we replaced: mitmproxy emptied the page's body
+        state = self._flows.pop(flow, None)
+        if state is None:
+            return
+        if state.page is not None:
+            if flow.response.raw_content != state.page:
+                flow.response.content = state.page  # a body-less 3xx we replaced: mitmproxy emptied the page's body
+        else:  # whole now: a login's steps that need the body
+            self._guarded(flow, lambda: self._on_completed(flow, state.request))
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._flows.pop(flow, None)
@@ -259,6 +266,11 @@ class RedirectAudit:
             state.page = page.content
             page.stream = _Deliver(page.content)
             flow.response = page
+        self.session.emit(findings)
+
+    def _on_completed(self, flow: http.HTTPFlow, request: Request) -> None:
+        findings = self.auditor.completed(request, response_of(flow))
+        self._annotate(flow, [f for f in findings if f.flow == flow.id])
         self.session.emit(findings)
 
     def _page(self, blocked: list[Finding]) -> http.Response:

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from . import location, urls
+from . import location, oauth, urls
 from .model import Body, Request, Response, header
 from .secrets import CookieJar, Credentials, SecretPolicy, credentials_of, form_pairs
 
-STAGES = ("response", "followup", "no-followup")
-_ALL = frozenset(STAGES)
+STAGES = ("response", "followup", "no-followup", "flow")
+_ALL = frozenset(("response", "followup", "no-followup"))  # a 3xx's facts: known whenever it is judged
 _FOLLOWUP = frozenset({"followup"})
+_FLOW = frozenset({"flow"})  # a step of an OAuth, OpenID Connect or SAML login (`oauth.Flows`)
+_REPORTED = _ALL | _FLOW  # what every event shows: a login's step is an exchange too
 
 MAX_REDIRECTS = 20  # WHATWG Fetch's redirect limit
 URL_FACTS = frozenset({"redirect_url", "location", "location_raw", "followup_url"})  # redacted in every output
@@ -50,8 +52,8 @@ class Fact:
 
     @property
     def redirect(self) -> bool:
-        """Known from the 3xx alone: at every stage, computed from a `Redirect`."""
-        return self.stages == _ALL
+        """Known from the exchange alone (a 3xx, or a login's step): computed from a `Redirect`."""
+        return "response" in self.stages
 
 
 CATALOG: dict[str, Fact] = {}
@@ -78,7 +80,7 @@ class Facts(dict):
 
     def __missing__(self, name: str) -> Any:
         fact = CATALOG[name]
-        wanted = Redirect if fact.redirect else Followup
+        wanted = FlowStep if fact.stages == _FLOW else Redirect if fact.redirect else Followup
         if not isinstance(self._context, wanted):
             raise KeyError(name)
         value = self[name] = fact.compute(self._context)
@@ -103,10 +105,11 @@ class Redirect:
         chain_carried_secrets: bool,
         loop: bool,
         policy: SecretPolicy,
+        flows: oauth.Flows | None = None,
     ) -> None:
         self.request, self.response, self.policy = request, response, policy
         self.chain_length, self.credentials = chain_length, credentials
-        self.chain_carried_secrets, self.loop = chain_carried_secrets, loop
+        self.chain_carried_secrets, self.loop, self.flows = chain_carried_secrets, loop, flows
 
     @cached_property
     def origin(self) -> urls.Url | None:
@@ -146,6 +149,14 @@ class Redirect:
         return location.oauth_weaknesses(self.http_target) if self.http_target else None
 
 
+class FlowStep(Redirect):
+    """A step of a login (`oauth.Step`): an exchange, so the report's facts read it as they read a 3xx."""
+
+    def __init__(self, step: oauth.Step, policy: SecretPolicy) -> None:
+        super().__init__(step.request, step.response, 0, Credentials(), False, False, policy)
+        self.step = step
+
+
 @dataclass(slots=True)
 class Original:
     """What a pending redirect keeps of its 3xx and its request: the facts rules will read later (long texts
@@ -158,6 +169,7 @@ class Original:
     time: float
     connection: str | None
     user_agent: str | None
+    oauth_flow: str | None = None  # the login its 3xx starts or answers
 
 
 class Followup:
@@ -248,22 +260,27 @@ def content_headers_left(request: Request) -> list[str]:
 # --- The catalogue: every fact, in the order the reference lists them --------------------------------------------
 
 
-@_fact("status", "int", _ALL, "Status code of the redirect response (301, 302, 303, 307, 308).")
+@_fact(
+    "status",
+    "int",
+    _REPORTED,
+    "Status code of the redirect response (301, 302, 303, 307, 308); of a login's step, its response's.",
+)
 def _status(hop: Redirect) -> Any:
     return hop.response.status
 
 
-@_fact("original_method", "str", _ALL, "Method of the request that was answered with the 3xx.")
+@_fact("original_method", "str", _REPORTED, "Method of the request that was answered with the 3xx.")
 def _original_method(hop: Redirect) -> Any:
     return hop.request.method
 
 
-@_fact("redirect_url", "str", _ALL, "URL of the request that was answered with the 3xx.")
+@_fact("redirect_url", "str", _REPORTED, "URL of the request that was answered with the 3xx.")
 def _redirect_url(hop: Redirect) -> Any:
     return hop.request.url
 
 
-@_fact("redirect_host", "str", _ALL, "Host of `redirect_url`.")
+@_fact("redirect_host", "str", _REPORTED, "Host of `redirect_url`.")
 def _redirect_host(hop: Redirect) -> Any:
     return hop.origin.host if hop.origin else ""
 
@@ -291,7 +308,11 @@ def _location_state(hop: Redirect) -> Any:
 
 
 @_fact(
-    "location", "str", _ALL, "Location resolved against `redirect_url` as a browser does (WHATWG URL).", nullable=True
+    "location",
+    "str",
+    _REPORTED,
+    "Location resolved against `redirect_url` as a browser does (WHATWG URL).",
+    nullable=True,
 )
 def _location(hop: Redirect) -> Any:
     return hop.target.href if hop.target else None
@@ -481,7 +502,18 @@ def _location_from_parameter(hop: Redirect) -> Any:
 
 @_fact("location_tokens", "list", _ALL, "Token or password parameters in the Location's query (names).")
 def _location_tokens(hop: Redirect) -> Any:
-    return location.tokens(hop.http_target) if hop.http_target else []
+    return location.tokens(hop.http_target.query) if hop.http_target else []
+
+
+@_fact(
+    "location_fragment_tokens",
+    "list",
+    _ALL,
+    "Token or password parameters in the Location's fragment (names): how "
+    "the implicit and hybrid grants answer; the browser keeps them in its history.",
+)
+def _location_fragment_tokens(hop: Redirect) -> Any:
+    return location.tokens(hop.http_target.fragment) if hop.http_target else []
 
 
 @_fact(
@@ -666,3 +698,149 @@ def _followup_proxy_authorization(hop: Followup) -> Any:
 def _secret_headers_forwarded(hop: Followup) -> Any:
     after = hop.after.secret_headers
     return sorted(name for name, print_ in hop.original.credentials.secret_headers.items() if after.get(name) == print_)
+
+
+@_fact(
+    "oauth_authorization_response",
+    "bool",
+    _ALL,
+    "The Location is the authorization response (a code, a token or "
+    "an error) of a login this client started, to the redirect_uri it asked for: no open redirect, in any response "
+    "mode.",
+)
+def _oauth_authorization_response(hop: Redirect) -> Any:
+    return hop.flows is not None and hop.http_target is not None and hop.flows.is_response(hop.request, hop.target)
+
+
+@_fact(
+    "saml_relaystate_redirect",
+    "bool",
+    _ALL,
+    "The request carries a SAMLResponse and the Location is its RelayState "
+    "(decoded once or twice): the assertion consumer service sends the user where the RelayState says.",
+)
+def _saml_relaystate_redirect(hop: Redirect) -> Any:
+    if hop.http_target is None:
+        return False
+    return location.saml_relaystate_target(hop.request.url, form_pairs(hop.request, hop.policy), hop.http_target)
+
+
+@_fact(
+    "oauth_step",
+    "enum",
+    _FLOW,
+    "Which step of an OAuth or OpenID Connect login: `authorization-request` (the "
+    "server answered it), `authorization-response` (a redirect or a form_post page carrying the code, a token or an "
+    "error), `token-response` (the answer to the token request with the flow's code), `referer` (a later request of "
+    "the client to another origin whose Referer carries the flow's values).",
+    values=("authorization-request", "authorization-response", "token-response", "referer"),
+)
+def _oauth_step(hop: FlowStep) -> Any:
+    return hop.step.name
+
+
+@_fact(
+    "oauth_redirect_uri_mismatch",
+    "bool",
+    _FLOW,
+    "The authorization response went to a URL whose scheme, host, port "
+    "or path differs from the `redirect_uri` the flow asked for (exact matching); false when it asked for none.",
+)
+def _oauth_redirect_uri_mismatch(hop: FlowStep) -> Any:
+    return hop.step.redirect_uri_mismatch
+
+
+@_fact(
+    "oauth_state",
+    "enum",
+    _FLOW,
+    "The authorization response's `state` against the request's: `matched`, `missing`, "
+    "`changed`, or `not-requested`; null at other steps.",
+    values=("matched", "missing", "changed", "not-requested"),
+    nullable=True,
+)
+def _oauth_state(hop: FlowStep) -> Any:
+    return hop.step.state
+
+
+@_fact(
+    "oauth_state_reused",
+    "bool",
+    _FLOW,
+    "The authorization request carries a `state` this client already sent in another authorization request.",
+)
+def _oauth_state_reused(hop: FlowStep) -> Any:
+    return hop.step.state_reused
+
+
+@_fact(
+    "oauth_iss",
+    "enum",
+    _FLOW,
+    "The authorization response's `iss` (RFC 9207): `present` (the issuer of the server "
+    "the flow started at), `mismatched` (another), `missing-promised` (absent, though the server's metadata promised "
+    "it), `missing` (absent, not promised), `unknown-issuer` (present; the server's metadata was not seen); null at "
+    "other steps.",
+    values=("present", "mismatched", "missing-promised", "missing", "unknown-issuer"),
+    nullable=True,
+)
+def _oauth_iss(hop: FlowStep) -> Any:
+    return hop.step.iss
+
+
+@_fact(
+    "oauth_response_mode_ignored",
+    "bool",
+    _FLOW,
+    "The request asked for `response_mode=form_post` or `fragment`, "
+    "and the code or a token came in the Location's query.",
+)
+def _oauth_response_mode_ignored(hop: FlowStep) -> Any:
+    return hop.step.response_mode_ignored
+
+
+@_fact(
+    "oauth_referer_values",
+    "list",
+    _FLOW,
+    "The flow's values the Referer of a request to another origin carries, by "
+    "name and fingerprint: `code (hmac:…)`, `state (…)`, tokens.",
+)
+def _oauth_referer_values(hop: FlowStep) -> Any:
+    return hop.step.referer_values
+
+
+@_fact(
+    "oauth_referrer_policy",
+    "str",
+    _FLOW,
+    "The Referrer-Policy of the callback's page (its header, else its "
+    "`<meta name=referrer>`), `default` when it set none; null before the callback was seen.",
+    nullable=True,
+)
+def _oauth_referrer_policy(hop: FlowStep) -> Any:
+    return hop.step.flow.referrer_policy
+
+
+@_fact(
+    "oauth_tokens_issued",
+    "bool",
+    _FLOW,
+    "The token request was answered 200 with an access token or an ID token.",
+)
+def _oauth_tokens_issued(hop: FlowStep) -> Any:
+    return hop.step.tokens_issued
+
+
+@_fact(
+    "oauth_pkce",
+    "enum",
+    _FLOW,
+    "The token request's `code_verifier` against the flow's `code_challenge` (RFC 7636): "
+    "`matched`, `mismatched` (it does not hash to the challenge), `downgrade` (a verifier, no challenge), "
+    "`missing-verifier`, or `absent` (neither); null at other steps.",
+    values=("matched", "mismatched", "downgrade", "missing-verifier", "absent"),
+    nullable=True,
+)
+def _oauth_pkce(hop: FlowStep) -> Any:
+    return hop.step.pkce

@@ -87,10 +87,24 @@ def parameter_source(
     return None
 
 
-def tokens(target: urls.Url) -> list[str]:
-    """Token and password parameters in the Location's query (names only)."""
-    names = {name for name, _ in params.pairs(target.query)}
+def tokens(component: str) -> list[str]:
+    """Token and password parameters in a Location's query or fragment (names only)."""
+    names = {name for name, _ in params.pairs(component)}
     return sorted(name for name in names if name.lower() in _TOKENS)
+
+
+def saml_relaystate_target(request_url: str, form: list[tuple[str, str]], target: urls.Url) -> bool:
+    """The request carries a SAMLResponse, and the Location is its RelayState (decoded once or twice): the assertion
+    consumer service redirects to what the RelayState says."""
+    fields = dict(params.pairs(params.query(request_url))) | dict(form)
+    relay = fields.get("RelayState")
+    if "SAMLResponse" not in fields or not relay:
+        return False
+    return any(
+        (resolved := urls.resolve(request_url, candidate)) is not None
+        and resolved.without_fragment == target.without_fragment
+        for candidate in (relay, unquote(relay))
+    )
 
 
 def oauth_weaknesses(target: urls.Url) -> list[str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,6 +143,7 @@ class Response:
     headers: Headers
     time: float  # when its headers arrived
     withheld: bool = False  # block mode kept it from the client (recorded so): nobody will follow it
+    body: Body = field(default_factory=lambda: Body(None), compare=False)  # read for logins; unknown at its headers
 
     @property
     def locations(self) -> list[str]:
@@ -161,7 +162,7 @@ class ChainPosition:
 @dataclass(slots=True)
 class Event:
     """Something rules judge. `stage` is `response` (a 3xx on its own), `followup` (a 3xx paired with
-    the client's next request) or `no-followup` (a 3xx nobody followed in time)."""
+    the client's next request), `no-followup` (a 3xx nobody followed in time) or `flow` (a step of a login)."""
 
     stage: str
     facts: dict[str, Any]
@@ -176,3 +177,4 @@ class Event:
     # For an ambiguous pairing, the facts the follow-up would have with each candidate tied with the one taken:
     # a verdict that differs between them depends on the choice, and is not enough to block.
     alternatives: tuple[dict[str, Any], ...] = ()
+    oauth_flow: str | None = None  # the OAuth, OpenID Connect or SAML login it belongs to: its first flow's id

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from . import facts as F
-from . import urls
+from . import oauth, urls
 from .model import REDIRECT_STATUSES, ChainPosition, Event, Request, Response, header, header_values
 from .secrets import CookieJar, SecretPolicy, credentials_of
 
@@ -128,13 +128,18 @@ def _score(candidate: Pending, followup: Request, user_agent: str | None) -> tup
 
 class Pairing:
     def __init__(
-        self, follow_timeout: float = 30.0, max_pending: int = 10_000, policy: SecretPolicy | None = None
+        self,
+        follow_timeout: float = 30.0,
+        max_pending: int = 10_000,
+        policy: SecretPolicy | None = None,
+        flow_timeout: float = 600.0,
     ) -> None:
         self.follow_timeout = follow_timeout
         self.max_pending = max_pending
         # The 3xx's facts a pending redirect keeps: what rules read at later stages, and what reports show.
         self.keep: frozenset[str] = frozenset(name for name, fact in F.CATALOG.items() if fact.redirect)
-        self.policy = policy or SecretPolicy()
+        self.flows = oauth.Flows(policy or SecretPolicy(), flow_timeout)  # logins, followed step by step
+        self.policy = self.flows.policy
         self.cookies = CookieJar()
         self.stats = Stats()
         self._seq = 0
@@ -150,13 +155,22 @@ class Pairing:
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def policy(self) -> SecretPolicy:
+        return self.flows.policy
+
+    @policy.setter
+    def policy(self, policy: SecretPolicy) -> None:
+        self.flows.policy = policy
+
     def request(self, request: Request) -> list[Event]:
         """A request arrived: if it follows a pending redirect, the paired hop's event."""
         events = self.expire(request.time)
-        if not self._clients.get(request.client) or _preflight(request):
-            return events
         url = urls.parse(request.url)
         if url is None:
+            return events
+        self.flows.request(request, url)
+        if not self._clients.get(request.client) or _preflight(request):
             return events
         upgraded = False
         match = self._take(request, (request.client, _target(url.key)))
@@ -175,6 +189,7 @@ class Pairing:
         alternatives = tuple(self._followup_facts(other, request, url, upgraded) for other in tied)
         event = self._event("followup", hop_facts, entry, request.client, request.flow_id, request.time)
         event.user_agent, event.pairing, event.alternatives = request.user_agent, pairing, alternatives
+        event.oauth_flow = entry.original.oauth_flow
         events.append(event)
         return events
 
@@ -201,22 +216,42 @@ class Pairing:
         self.stats.unparsed_bodies += credentials.unparsed
         chain.carried_secrets = chain.carried_secrets or credentials.any
         hop = previous_hop + 1
-        context = F.Redirect(request, response, hop, credentials, chain.carried_secrets, loop, self.policy)
+        context = F.Redirect(request, response, hop, credentials, chain.carried_secrets, loop, self.policy, self.flows)
         facts = F.Facts(context)
         entry = Pending((), chain, hop, None, request.flow_id)
         event = self._event("response", facts, entry, request.client, None, response.time)
         event.user_agent = request.user_agent
         events.append(event)
-        if facts["location_state"] == "ok" and not response.withheld:
+        if facts["location_state"] != "ok":
+            return events
+        event.oauth_flow = self.flows.location(request, context.target, request.flow_id)  # the login it belongs to
+        if not response.withheld:
             kept = self._kept({name: facts[name] for name in self.keep})
             entry.original = F.Original(
                 kept, request.body.detach(), credentials, start.origin_only() if start else None, response.time,
-                request.connection, request.user_agent,
+                request.connection, request.user_agent, event.oauth_flow,
             )  # fmt: skip
             targets = urls.readings(request.url, context.raw)
             entry.keys = tuple(dict.fromkeys((request.client, _target(target.key)) for target in targets))
             entry.size = ENTRY_BYTES + sum(len(value) for value in kept.values() if isinstance(value, str))
             self._add(entry)
+        return events
+
+    def completed(self, request: Request, response: Response) -> list[Event]:
+        """An exchange whose response is whole (its body, where it matters for a login): the steps of logins it is,
+        as `flow` events."""
+        url = urls.parse(request.url)
+        if url is None:
+            return []
+        locations = response.locations if response.status in REDIRECT_STATUSES else []
+        target = urls.resolve(request.url, locations[0]) if locations else None
+        events = []
+        for step in self.flows.completed(request, response, url, target):
+            facts = F.Facts(F.FlowStep(step, self.policy))
+            position = ChainPosition(step.flow.id, 1)
+            event = Event("flow", facts, request.client, position, request.flow_id, None, response.time)
+            event.user_agent, event.oauth_flow = request.user_agent, step.flow.id
+            events.append(event)
         return events
 
     def withhold(self, flow_id: str) -> None:
@@ -284,7 +319,7 @@ class Pairing:
             return None
         self.stats.not_followed += 1
         event = self._event("no-followup", F.Facts(None, entry.original.facts), entry, entry.client, None, now)
-        event.user_agent = entry.original.user_agent
+        event.user_agent, event.oauth_flow = entry.original.user_agent, entry.original.oauth_flow
         return event
 
     @staticmethod

@@ -31,6 +31,7 @@ DEFAULT_REDIRECT_PARAMS = (
 )  # fmt: skip
 TOKEN_PARAMS = ("access_token", "id_token", "refresh_token", "client_secret", "password", "passwd", "pwd")
 _TOKEN_NAMES = frozenset(TOKEN_PARAMS)
+_LOGIN_VALUES = frozenset(("code", "state", "nonce"))  # a login's one-time values: a session to whoever reads them
 DEFAULT_MAX_PARSE_BYTES = 1024 * 1024
 _JSON_MAX_DEPTH = 32
 
@@ -57,8 +58,8 @@ class SecretPolicy:
 
     @cached_property
     def redacted_names(self) -> frozenset[str]:
-        """Parameters whose values URLs never show: the secret fields and the token parameters."""
-        return self.fields | _TOKEN_NAMES
+        """Parameters whose values URLs never show: the secret fields, the token parameters and a login's values."""
+        return self.fields | _TOKEN_NAMES | _LOGIN_VALUES
 
 
 @dataclass(slots=True)

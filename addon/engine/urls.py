@@ -28,6 +28,7 @@ class Url:
     userinfo: bool  # a user name or password before the host: `https://trusted.example@evil.example`
     path: str
     query: str  # without the "?"
+    fragment: str = ""  # without the "#"
 
     def origin_only(self) -> Url:
         """This URL without path and query: what outlives its request (its origin, host and scheme)."""
@@ -79,7 +80,7 @@ def canonical(component: str, delimiters: frozenset[str]) -> str:
 
 
 # Only what Url holds: ada-url builds a Python value for every component asked for.
-_PARTS = ("href", "protocol", "hostname", "port", "host_type", "username", "password", "pathname", "search")
+_PARTS = ("href", "protocol", "hostname", "port", "host_type", "username", "password", "pathname", "search", "hash")
 
 
 def parse(url: str) -> Url | None:
@@ -143,6 +144,7 @@ def _from_parts(parts: dict) -> Url:
         userinfo=bool(parts["username"] or parts["password"]),
         path=parts["pathname"],
         query=parts["search"].removeprefix("?"),
+        fragment=parts["hash"].removeprefix("#"),
     )
 
 

@@ -27,6 +27,7 @@ from ..engine.pairing import Stats
 from ..rules.pack import RuleSet
 from .chains import MAX_HOPS, Chain, ChainLog
 from .console import Tally
+from .logins import LoginLog
 
 if TYPE_CHECKING:
     from .session import Session
@@ -82,6 +83,7 @@ def render(
     stats: Stats,
     *,
     sources: list[str],
+    logins: LoginLog | None = None,
 ) -> str:
     """Counts come from the tally, which has every finding; the chains drawn are the ones the chain log kept."""
     fired = sorted(
@@ -110,6 +112,10 @@ def render(
         max_chains=chains.max_chains,
         max_hops=MAX_HOPS,
         rules=[rules.rules[rule] for rule in fired],
+        logins=sorted(
+            (logins.logins.values() if logins else ()), key=lambda login: -login.worst.rank if login.worst else 1
+        ),
+        logins_left_out=logins.left_out if logins else 0,
         origin=_origin,
         path=_path,
     )
@@ -117,7 +123,10 @@ def render(
 
 def page(session: Session) -> str:
     """The report of the session so far."""
-    return render(session.chains, session.tally, session.auditor.rules, session.auditor.stats, sources=session.sources)
+    return render(
+        session.chains, session.tally, session.auditor.rules, session.auditor.stats, sources=session.sources,
+        logins=session.logins,
+    )  # fmt: skip
 
 
 def snapshot(session: Session, path: str) -> None:

@@ -11,6 +11,7 @@ from ..auditor import Auditor, Finding, shown_url
 from . import FORMATS
 from .chains import ChainLog
 from .console import Tally, finding_line
+from .logins import LoginLog
 
 # Kept in memory for the snapshots (`redirectaudit.jsonl`), by count and by the bytes of their URLs; a streamed
 # JSON Lines file has them all.
@@ -29,7 +30,8 @@ class Session:
         self._streams: dict[str, Any] = {}  # format name -> its open stream
         self._at_end: dict[str, str] = {}  # format name -> the path its snapshot goes to at the end
         self.chains = ChainLog(redact=lambda url: shown_url(url, self.auditor.policy))
-        auditor.observers.append(self.chains.observe)
+        self.logins = LoginLog(redact=lambda url: shown_url(url, self.auditor.policy))
+        auditor.observers += [self.chains.observe, self.logins.observe]
 
     def output(self, name: str, path: str | None) -> None:
         """Write format `name` to `path` from now on (None: not at all). Raises OSError."""

@@ -20,7 +20,7 @@ DEFAULT_PACK = "default.yaml"
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _FILE_KEYS = ("rules", "overrides", "disable")
 _RULE_KEYS = (
-    "id", "title", "severity", "escalate", "action", "on", "description", "references", "when", "hosts",
+    "id", "title", "severity", "escalate", "action", "on", "description", "references", "when", "evidence", "hosts",
     "exclude_hosts",
 )  # fmt: skip
 _ESCALATION_KEYS = ("severity", "when")
@@ -38,7 +38,7 @@ class Rule:
     description: str
     references: tuple[str, ...]
     test: Test
-    facts: tuple[str, ...]  # the facts the condition reads: a finding's evidence
+    facts: tuple[str, ...]  # the facts the condition reads, and those `evidence` adds: a finding's evidence
     hosts: tuple[str, ...]  # globs on redirect_host; empty: every host
     exclude_hosts: tuple[str, ...]
     source: str  # file:line where the rule (or its last override) was written
@@ -173,6 +173,8 @@ def _rule(path: str, node: Node) -> Rule:
         raised, raised_facts = _condition(path, item.value["when"], stage, rule_id)
         escalations.append((Severity(_choice(path, item.value["severity"], SEVERITIES, "severity", rule_id)), raised))
         used += tuple(name for name in raised_facts if name not in used)
+    for item in _list(path, fields.get("evidence"), "evidence"):  # shown too, though the condition does not read them
+        used += tuple(name for name in _evidence_fact(path, item, stage, rule_id) if name not in used)
     return Rule(
         id=rule_id,
         title=_text(path, fields["title"], "title", rule_id),
@@ -188,6 +190,16 @@ def _rule(path: str, node: Node) -> Rule:
         source=f"{path}:{node.line}",
         escalations=tuple(escalations),
     )
+
+
+def _evidence_fact(path: str, node: Node, stage: str, rule_id: str) -> tuple[str, ...]:
+    name = node.value
+    fact = CATALOG.get(name) if isinstance(name, str) else None
+    if fact is None:
+        raise RulesError(path, node.line, f"evidence lists facts; unknown fact {name!r}", rule_id)
+    if stage not in fact.stages:
+        raise RulesError(path, node.line, f"fact '{name}' is not known when rules judge '{stage}'", rule_id)
+    return (name,)
 
 
 def _condition(path: str, node: Node, stage: str, rule_id: str) -> tuple[Test, tuple[str, ...]]:

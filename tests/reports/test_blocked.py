@@ -57,7 +57,7 @@ def test_a_blocked_redirect_names_the_3xx_and_every_rule_in_the_header():
     assert [line for line in rest if line.startswith("- ")] == [
         "- credential-post-307 (high): Request carrying credentials redirected with 307/308 to another origin",
         "- location-confusing (medium): Location that browsers and other parsers read differently",
-        "- token-in-location (high): Token or password in the Location's query",
+        "- token-in-location (high): Token or password in the Location",
     ]
     for secret in (PASSWORD, TOKEN):
         assert secret not in page and secret not in blocked_header(found)
